@@ -1,0 +1,1 @@
+"""One module per `lookaloud` subcommand (see desktop_app/cli.py)."""

@@ -1,0 +1,77 @@
+"""Session-wide test environment: one real Xvfb display with a window manager, isolated
+config/cache folders, and no network for the model hub.
+
+Everything a test user would touch (settings, history, model cache) goes to a temporary
+folder so that tests never read or write the developer's own files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+_procs: list[subprocess.Popen] = []
+_tmp_root = Path(tempfile.mkdtemp(prefix="lookaloud-tests-"))
+
+
+def _start_xvfb() -> str:
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "+extension", "RANDR"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        number = f.readline().strip()
+    _procs.append(proc)
+    return f":{number}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "HF_HOME"):
+        path = _tmp_root / name.lower()
+        path.mkdir(parents=True, exist_ok=True)
+        os.environ[name] = str(path)
+    os.environ["XDG_RUNTIME_DIR"] = str(_tmp_root / "runtime")
+    (_tmp_root / "runtime").mkdir(mode=0o700, exist_ok=True)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if shutil.which("Xvfb") and not os.environ.get("LOOKALOUD_TEST_KEEP_DISPLAY"):
+        display = _start_xvfb()
+        os.environ["DISPLAY"] = display
+        os.environ.pop("WAYLAND_DISPLAY", None)
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+        os.environ["QT_LINUX_ACCESSIBILITY_ALWAYS_ON"] = "1"
+        if shutil.which("openbox"):
+            wm = subprocess.Popen(
+                ["openbox", "--sm-disable"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            _procs.append(wm)
+            time.sleep(0.5)
+    else:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for proc in reversed(_procs):
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    shutil.rmtree(_tmp_root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def test_root() -> Path:
+    """The temporary folder that stands for the user's home during the test session."""
+    return _tmp_root
