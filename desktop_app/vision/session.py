@@ -1,0 +1,303 @@
+"""Describe one picture and answer any number of questions about it: encode once, ask many.
+
+The expensive part of a BLIP-2 call is the vision transformer (about a billion parameters for
+the real models). `model.generate(pixel_values=...)` re-runs it for every question; an
+ImageSession runs it once per picture and keeps what can be kept:
+
+- BLIP-2 (OPT or FlanT5): the projected Q-Former output, ready to drop into the prompt.
+- InstructBLIP: only the vision transformer's output, because its Q-Former reads the prompt.
+- BLIP pair: each model's vision output (the caption and the VQA model have their own ViT).
+
+Its token ids equal those of the reference `model.generate` with the same settings (the
+tests check this for every kind). All methods run on the thread that loaded the model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from desktop_app.vision import catalog
+from desktop_app.vision.loader import LoadedModel
+from desktop_app.vision.text import clean_output
+
+
+class Cancelled(Exception):
+    """The request was cancelled while the model was working."""
+
+    def __init__(self) -> None:
+        super().__init__("Stopped.")
+
+
+def _cancel_criteria(event: threading.Event | None) -> Any:
+    """A StoppingCriteria that ends generation at the next token once `event` is set."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    if event is None:
+        return None
+
+    class _EventCriteria(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_EventCriteria()])
+
+
+class ImageSession:
+    """One picture, encoded once, with its caption and the conversation about it."""
+
+    def __init__(self, loaded: LoadedModel, image: Any, cancel: threading.Event | None = None) -> None:
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.image = image
+        self.cancel = cancel or threading.Event()
+        self.history: list[tuple[str, str]] = []
+        self.timings_ms: dict[str, float] = {"encode": 0.0, "caption": 0.0, "answers": 0.0}
+        self._pixels: dict[str, Any] = {}
+        self._features: dict[str, Any] = {}
+        self._pending_encode_ms = 0.0  # encode time inside the call being timed
+
+    # ---- public API -------------------------------------------------------------------------
+
+    def caption(self) -> str:
+        """A one-sentence description of the picture. Raises Cancelled."""
+        start = time.perf_counter()
+        try:
+            return self._run(self.spec.caption_prompt, self.spec.caption_generation, caption=True)
+        finally:
+            self.timings_ms["caption"] += (time.perf_counter() - start) * 1000 - self._take_encode_time()
+
+    def ask(self, question: str) -> str:
+        """Answer a question; earlier questions and answers are context. Raises Cancelled."""
+        question = " ".join(question.split())
+        if not question:
+            raise ValueError("The question is empty.")
+        start = time.perf_counter()
+        try:
+            prompt = self.spec.prompt_for(question, self.history)
+            answer = self._run(prompt, self.spec.answer_generation, caption=False, question=question)
+        finally:
+            self.timings_ms["answers"] += (time.perf_counter() - start) * 1000 - self._take_encode_time()
+        self.history.append((question, answer))
+        return answer
+
+    def encode(self) -> None:
+        """Run the vision part now (otherwise it runs on the first caption or question)."""
+        self._vision_for("caption" if self.spec.kind == catalog.BLIP_PAIR else "main")
+        self._take_encode_time()
+
+    # ---- generation --------------------------------------------------------------------------
+
+    def generation_kwargs(self, settings: dict[str, Any], which: str = "main") -> dict[str, Any]:
+        """The exact generate() arguments for this model; used by the reference path too."""
+        kwargs = dict(settings)
+        if self.spec.kind in (catalog.BLIP2_OPT, catalog.INSTRUCTBLIP_LLM) and "eos_token_id" not in kwargs:
+            # LAVIS stops OPT at a newline: otherwise it rambles on into an invented next question.
+            tokenizer = self.loaded.processor.tokenizer
+            newline = tokenizer("\n", add_special_tokens=False).input_ids
+            eos = self.loaded.model.language_model.generation_config.eos_token_id
+            eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+            if len(newline) == 1 and newline[0] != tokenizer.unk_token_id and newline[0] not in eos_ids:
+                eos_ids.append(newline[0])
+            if eos_ids:
+                kwargs["eos_token_id"] = eos_ids
+        criteria = _cancel_criteria(self.cancel)
+        if criteria is not None:
+            kwargs["stopping_criteria"] = criteria
+        return kwargs
+
+    def _run(self, prompt: str, settings: dict[str, Any], caption: bool, question: str = "") -> str:
+        if self.cancel.is_set():
+            raise Cancelled()
+        kind = self.spec.kind
+        if kind == catalog.BLIP_PAIR:
+            ids, truncated, echo = self._generate_blip(prompt if caption else question, settings, caption)
+            tokenizer = self.loaded.processor.tokenizer if caption else self.loaded.vqa_processor.tokenizer
+        else:
+            ids, truncated = self._generate_blip2(prompt, settings)
+            tokenizer = self.loaded.processor.tokenizer
+            echo = ""
+        if self.cancel.is_set():
+            raise Cancelled()
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+        return clean_output(text, prompt=echo, truncated=truncated)
+
+    def _pixel_values(self, which: str) -> Any:
+        if which not in self._pixels:
+            processor = self.loaded.vqa_processor if which == "vqa" else self.loaded.processor
+            px = processor.image_processor(images=self.image, return_tensors="pt")["pixel_values"]
+            self._pixels[which] = px.to(self.loaded.model.device, self.loaded.dtype)
+        return self._pixels[which]
+
+    def _vision_for(self, which: str) -> Any:
+        """The cached vision output for this picture, computed on first use."""
+        import torch
+
+        if which in self._features:
+            return self._features[which]
+        start = time.perf_counter()
+        px = self._pixel_values(which)
+        kind = self.spec.kind
+        with torch.inference_mode():
+            if kind in (catalog.BLIP2_OPT, catalog.BLIP2_T5):
+                feats = self.loaded.model.get_image_features(pixel_values=px, return_dict=True).pooler_output
+            elif kind in (catalog.INSTRUCTBLIP_T5, catalog.INSTRUCTBLIP_LLM):
+                feats = self.loaded.model.vision_model(pixel_values=px, return_dict=True).last_hidden_state
+            else:
+                model = self.loaded.vqa_model if which == "vqa" else self.loaded.model
+                feats = model.vision_model(pixel_values=px)[0]
+        self._features[which] = feats
+        elapsed = (time.perf_counter() - start) * 1000
+        self._pending_encode_ms += elapsed
+        self.timings_ms["encode"] += elapsed
+        return feats
+
+    def _take_encode_time(self) -> float:
+        ms = self._pending_encode_ms
+        self._pending_encode_ms = 0.0
+        return ms
+
+    def prompt_ids(self, prompt: str) -> Any:
+        """Image placeholder tokens followed by the tokenized prompt, as the processor builds them."""
+        import torch
+
+        model = self.loaded.model
+        tokenizer = self.loaded.processor.tokenizer
+        image_ids = [model.config.image_token_id] * model.config.num_query_tokens
+        text_ids = tokenizer(prompt, add_special_tokens=True).input_ids
+        return torch.tensor([image_ids + list(text_ids)], dtype=torch.long, device=model.device)
+
+    def _language_inputs(self, prompt: str) -> tuple[Any, Any, Any]:
+        """inputs_embeds, attention_mask and input_ids for the language model."""
+        import torch
+
+        model = self.loaded.model
+        kind = self.spec.kind
+        input_ids = self.prompt_ids(prompt)
+        if kind in (catalog.BLIP2_OPT, catalog.BLIP2_T5):
+            image_features = self._vision_for("main")
+        else:
+            image_embeds = self._vision_for("main")
+            qformer_inputs = self.loaded.processor.qformer_tokenizer(prompt, return_tensors="pt").to(model.device)
+            image_features = self._instruct_query_features(image_embeds, qformer_inputs)
+        embeds = model.get_input_embeddings()(input_ids)
+        mask = input_ids == model.config.image_token_id
+        embeds = embeds.masked_scatter(mask.unsqueeze(-1), image_features.to(embeds.device, embeds.dtype))
+        attention = torch.ones_like(input_ids)
+        return embeds, attention, input_ids
+
+    def _instruct_query_features(self, image_embeds: Any, qformer_inputs: Any) -> Any:
+        """InstructBLIP's Q-Former over cached ViT output and the prompt (mirrors get_image_features)."""
+        import torch
+
+        model = self.loaded.model
+        image_attention_mask = torch.ones(image_embeds.size()[:-1], dtype=torch.long, device=image_embeds.device)
+        query_tokens = model.query_tokens.expand(image_embeds.shape[0], -1, -1)
+        query_attention_mask = torch.ones(query_tokens.size()[:-1], dtype=torch.long, device=image_embeds.device)
+        qformer_attention_mask = torch.cat([query_attention_mask, qformer_inputs["attention_mask"]], dim=1)
+        out = model.qformer(
+            input_ids=qformer_inputs["input_ids"],
+            attention_mask=qformer_attention_mask,
+            query_embeds=query_tokens,
+            encoder_hidden_states=image_embeds,
+            encoder_attention_mask=image_attention_mask,
+            return_dict=True,
+        )
+        query_output = out[0][:, : query_tokens.size(1), :]
+        if query_output.dtype != image_embeds.dtype:
+            query_output = query_output.to(image_embeds.dtype)
+        return model.language_projection(query_output)
+
+    def _generate_blip2(self, prompt: str, settings: dict[str, Any]) -> tuple[list[int], bool]:
+        import torch
+
+        model = self.loaded.model
+        with torch.inference_mode():
+            embeds, attention, input_ids = self._language_inputs(prompt)
+            inputs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": attention}
+            decoder_only = not model.language_model.config.is_encoder_decoder
+            if decoder_only:
+                inputs["input_ids"] = input_ids
+            out = model.language_model.generate(**inputs, **self.generation_kwargs(settings))
+        ids = out[0].tolist()
+        if decoder_only:
+            ids = ids[input_ids.shape[1]:]  # generate echoes the prompt ids
+        return ids, self._hit_limit(ids, settings)
+
+    def _generate_blip(self, text: str, settings: dict[str, Any], caption: bool) -> tuple[list[int], bool, str]:
+        """BLIP captioning / VQA from cached vision output (mirrors BlipFor*.generate)."""
+        import torch
+
+        which = "caption" if caption else "vqa"
+        model = self.loaded.model if caption else self.loaded.vqa_model
+        processor = self.loaded.processor if caption else self.loaded.vqa_processor
+        image_embeds = self._vision_for(which)
+        image_mask = torch.ones(image_embeds.size()[:-1], dtype=torch.long, device=image_embeds.device)
+        cfg = model.config.text_config
+        kwargs = self.generation_kwargs(settings, which)
+        with torch.inference_mode():
+            if caption:
+                if text:
+                    ids = processor.tokenizer(text, return_tensors="pt").input_ids.to(model.device)
+                else:
+                    ids = torch.tensor([[cfg.bos_token_id, cfg.eos_token_id]], device=model.device)
+                ids[:, 0] = cfg.bos_token_id
+                out = model.text_decoder.generate(
+                    input_ids=ids[:, :-1], eos_token_id=cfg.sep_token_id, pad_token_id=cfg.pad_token_id,
+                    encoder_hidden_states=image_embeds, encoder_attention_mask=image_mask, **kwargs,
+                )
+                result = out[0].tolist()
+                return result, self._hit_limit(result[ids.shape[1] - 1:], settings), text
+            q = processor.tokenizer(text, return_tensors="pt").to(model.device)
+            question_embeds = model.text_encoder(
+                input_ids=q.input_ids, attention_mask=q.attention_mask, encoder_hidden_states=image_embeds,
+                encoder_attention_mask=image_mask, return_dict=False,
+            )[0]
+            question_mask = torch.ones(question_embeds.size()[:-1], dtype=torch.long, device=model.device)
+            bos = torch.full((1, 1), model.decoder_start_token_id, device=model.device)
+            out = model.text_decoder.generate(
+                input_ids=bos, eos_token_id=cfg.sep_token_id, pad_token_id=cfg.pad_token_id,
+                encoder_hidden_states=question_embeds, encoder_attention_mask=question_mask, **kwargs,
+            )
+        result = out[0].tolist()
+        return result, self._hit_limit(result[1:], settings), ""
+
+    @staticmethod
+    def _hit_limit(new_ids: list[int], settings: dict[str, Any]) -> bool:
+        limit = settings.get("max_new_tokens")
+        return bool(limit) and len(new_ids) >= int(limit)
+
+    # ---- the reference path (tests and benchmarks) -------------------------------------------
+
+    def reference_ids(self, prompt: str, settings: dict[str, Any], caption: bool = True) -> list[int]:
+        """New token ids from the stock `model.generate(pixel_values=...)` with the same settings."""
+        import torch
+
+        model = self.loaded.model if caption or self.spec.kind != catalog.BLIP_PAIR else self.loaded.vqa_model
+        which = "vqa" if (self.spec.kind == catalog.BLIP_PAIR and not caption) else (
+            "caption" if self.spec.kind == catalog.BLIP_PAIR else "main")
+        px = self._pixel_values(which)
+        kwargs = self.generation_kwargs(settings, which)
+        with torch.inference_mode():
+            if self.spec.kind == catalog.BLIP_PAIR:
+                processor = self.loaded.processor if caption else self.loaded.vqa_processor
+                if caption and not prompt:
+                    return model.generate(pixel_values=px, **kwargs)[0].tolist()
+                enc = processor.tokenizer(prompt, return_tensors="pt").to(model.device)
+                if caption:
+                    return model.generate(pixel_values=px, input_ids=enc.input_ids, **kwargs)[0].tolist()
+                return model.generate(input_ids=enc.input_ids, pixel_values=px, attention_mask=enc.attention_mask,
+                                      **kwargs)[0].tolist()
+            input_ids = self.prompt_ids(prompt)
+            extra: dict[str, Any] = {}
+            if self.spec.kind in (catalog.INSTRUCTBLIP_T5, catalog.INSTRUCTBLIP_LLM):
+                q = self.loaded.processor.qformer_tokenizer(prompt, return_tensors="pt").to(model.device)
+                extra = {"qformer_input_ids": q.input_ids, "qformer_attention_mask": q.attention_mask}
+            out = model.generate(pixel_values=px, input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                 **extra, **kwargs)
+        ids = out[0].tolist()
+        if not model.language_model.config.is_encoder_decoder:
+            ids = ids[input_ids.shape[1]:]
+        return ids
