@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "app": "desktop_app.commands.app",
     "describe": "desktop_app.commands.describe",
     "models": "desktop_app.commands.models",
+    "transcribe": "desktop_app.commands.transcribe",
 }
 
 # Exit codes shared by every subcommand.

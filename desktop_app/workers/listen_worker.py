@@ -1,0 +1,137 @@
+"""The Qt side of asking aloud: `ListenWorker`, a QObject that lives in its own QThread and
+turns one press of the ask key into a transcript.
+
+It adapts the Qt-free Listener (speech/listener.py) and Transcriber (speech/stt.py) to
+signals. Wiring (the app's composition root):
+
+    thread = QThread(); worker = ListenWorker(Transcriber(model, language=lang),
+                                              lambda: MicrophoneSource(settings.microphone))
+    worker.moveToThread(thread); thread.start()
+    ask_requested.connect(worker.listen)          # queued: runs in the worker thread
+    second press -> worker.stop()                  # direct call: listen() is busy in that thread
+    shutdown     -> worker.cancel(); thread.quit(); thread.wait()
+
+Signals, in order: listening_started (the microphone is open: play the start sound),
+listening_finished (recording over: play the end sound), then transcribed(text) or failed(message).
+A microphone that cannot open gives failed(message) alone. Every message is one sentence to speak.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop_app.speech.listener import Listener, StopReason
+from desktop_app.speech.microphone import AudioSource, MicrophoneError, MicrophoneSource
+from desktop_app.speech.stt import SttError, Transcriber
+from desktop_app.speech.stt_models import SttModelError
+
+log = logging.getLogger(__name__)
+
+NOTHING_HEARD = "I did not hear a question. Press the ask key and speak after the sound."
+RECOGNITION_FAILED = "Speech recognition failed, so your question was not understood. Please try again."
+
+
+def _message(exc: Exception) -> str:
+    """The sentence to speak for a failure: ours are already sentences; anything else is logged."""
+    if isinstance(exc, (MicrophoneError, SttError, SttModelError)):
+        return str(exc)
+    log.error("Asking aloud failed", exc_info=exc)
+    return RECOGNITION_FAILED
+
+
+class ListenWorker(QObject):
+    listening_started = Signal()
+    listening_finished = Signal()
+    transcribed = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, transcriber: Transcriber,
+                 source_factory: Callable[[], AudioSource] = MicrophoneSource,
+                 listener_factory: Callable[[AudioSource], Listener] = Listener,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.transcriber = transcriber
+        self._source_factory = source_factory
+        self._listener_factory = listener_factory
+        self._lock = threading.Lock()
+        self._listener: Listener | None = None
+
+    @property
+    def is_listening(self) -> bool:
+        """True from the start of a recording until it ends (any thread)."""
+        with self._lock:
+            return self._listener is not None
+
+    def stop(self) -> None:
+        """End the recording and transcribe what was said. Call directly from any thread."""
+        with self._lock:
+            if self._listener is not None:
+                self._listener.stop()
+
+    def cancel(self) -> None:
+        """End the recording and drop it (closing the app). Call directly from any thread."""
+        with self._lock:
+            if self._listener is not None:
+                self._listener.cancel()
+
+    @Slot()
+    def preload(self) -> None:
+        """Load the speech model ahead of the first question. Runs in the worker thread."""
+        try:
+            self.transcriber.load()
+        except Exception as exc:  # noqa: BLE001
+            self.failed.emit(_message(exc))
+
+    @Slot()
+    def listen(self) -> None:
+        """Record one question and transcribe it. Runs in the worker thread; blocks it while
+        recording (up to 30 seconds), which is why stop() and cancel() are direct calls."""
+        started = False
+
+        def on_started() -> None:
+            nonlocal started
+            started = True
+            self.listening_started.emit()
+
+        try:
+            # Before the microphone opens: a missing model must not cost the user a spoken question.
+            self.transcriber.load()
+        except Exception as exc:  # noqa: BLE001
+            self.failed.emit(_message(exc))
+            return
+        recording = None
+        error = ""
+        try:
+            listener = self._listener_factory(self._source_factory())
+            with self._lock:
+                self._listener = listener
+            try:
+                recording = listener.listen(on_started=on_started)
+            finally:
+                with self._lock:
+                    self._listener = None
+        except Exception as exc:  # noqa: BLE001 - a worker must report, never die silently
+            error = _message(exc)
+        if started:
+            self.listening_finished.emit()
+        if recording is None:
+            self.failed.emit(error)
+            return
+        if recording.reason is StopReason.CANCELLED:
+            return
+        if not recording.heard_speech:
+            self.failed.emit(NOTHING_HEARD)
+            return
+        try:
+            text = self.transcriber.transcribe(recording.audio).text
+        except Exception as exc:  # noqa: BLE001
+            self.failed.emit(_message(exc))
+            return
+        if text:
+            self.transcribed.emit(text)
+        else:
+            self.failed.emit(NOTHING_HEARD)
