@@ -1,0 +1,269 @@
+"""`lookaloud models list|download|path`: see, fetch and locate the models Lookaloud can use.
+
+Lists the vision models of the catalog, the bundled demo model and the Whisper speech models;
+downloads one on request (the only way Lookaloud reaches the network) with a progress bar that
+shows percent, MB/s and time left, stops cleanly on Ctrl+C and continues on a rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HELP = "List, download and locate the models Lookaloud uses."
+PRECISIONS = ("fp16", "bf16", "fp32")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="show every model, what it is good for, its size and whether it is installed")
+    ls.add_argument("--precision", default="fp16", choices=PRECISIONS,
+                    help="the precision to show memory needs for (default fp16)")
+    ls.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    dl = sub.add_parser("download", help="download a model (the only time Lookaloud uses the network)")
+    dl.add_argument("name", metavar="NAME", help="a model name from `lookaloud models list`")
+    dl.add_argument("--dir", default=None, metavar="DIR",
+                    help="download into this folder instead of the Hugging Face cache")
+    pa = sub.add_parser("path", help="print the folder that holds an installed model")
+    pa.add_argument("name", metavar="NAME")
+
+
+@dataclass
+class _Row:
+    name: str
+    kind: str  # "vision", "demo" or "speech"
+    good_for: str
+    download_mb: int | None  # None: comes with Lookaloud
+    memory_gb: float
+    installed: bool
+    path: Path | None
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _demo_params(folder: Path) -> float:
+    """Parameters (in billions) of a saved model, read from its safetensors headers."""
+    import struct
+
+    total = 0
+    for file in folder.rglob("*.safetensors"):
+        with open(file, "rb") as fh:
+            (length,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(length))
+        for key, value in header.items():
+            if key != "__metadata__":
+                n = 1
+                for dim in value["shape"]:
+                    n *= dim
+                total += n
+    return total / 1e9
+
+
+def _rows(precision: str) -> list[_Row]:
+    from dataclasses import replace
+
+    from desktop_app.speech import stt_models
+    from desktop_app.vision import catalog
+    from desktop_app.vision.download import installed_path
+
+    rows = []
+    for spec in catalog.CATALOG.values():
+        path = installed_path(spec)
+        rows.append(_Row(spec.name, "vision", spec.label, spec.download_mb, spec.memory_gb(precision),
+                         path is not None, path))
+    try:
+        demo = catalog.resolve(catalog.DEMO_MODEL)
+    except catalog.UnknownModelError:
+        rows.append(_Row(catalog.DEMO_MODEL, "demo", "A tiny demo model that knows simple coloured shapes; "
+                         "it is not included in this copy.", None, 0.0, False, None))
+    else:
+        folder = Path(demo.folder or catalog.demo_folder())
+        demo = replace(demo, params_billion=_demo_params(folder))
+        rows.append(_Row(demo.name, "demo", "A tiny demo model that knows simple coloured shapes; "
+                         "try Lookaloud with no download.", None, demo.memory_gb(precision), True, folder))
+    for model in stt_models.STT_MODELS.values():
+        try:
+            found: Path | None = stt_models.resolve_stt_model(model.name)
+        except stt_models.SttModelError:
+            found = None
+        # CTranslate2 keeps the weights as stored, so memory is about the download size.
+        rows.append(_Row(model.name, "speech", f"Speech recognition: {model.label}", model.download_mb,
+                         round(model.download_mb / 1000 + 0.2, 1), found is not None, found))
+    return rows
+
+
+def _size(mb: int | None) -> str:
+    if mb is None:
+        return "included"
+    return f"{mb / 1000:.1f} GB" if mb >= 1000 else f"{mb} MB"
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = _rows(args.precision)
+    if args.json:
+        print(json.dumps([{
+            "name": r.name, "kind": r.kind, "good_for": r.good_for, "download_mb": r.download_mb,
+            "memory_gb": r.memory_gb, "precision": args.precision if r.kind != "speech" else None,
+            "installed": r.installed, "path": str(r.path) if r.path else None,
+        } for r in rows], indent=2))
+        return 0
+    header = ("Name", "Download", f"Memory ({args.precision})", "Installed", "Good for")
+    table = [header] + [(r.name, _size(r.download_mb),
+                         f"{r.memory_gb:.1f} GB",
+                         "yes" if r.installed else "no", r.good_for) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+    print("\nSpeech models run in their stored precision. Download one with: lookaloud models download NAME")
+    return 0
+
+
+def _path(args: argparse.Namespace) -> int:
+    from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK
+
+    target = _target(args.name)
+    if target is None:
+        return EXIT_BAD_INPUT
+    found = _installed(target)
+    if found is None:
+        _say(f"The model {args.name} is not installed. Download it with: lookaloud models download {args.name}")
+        return EXIT_NO_MODEL
+    print(found)
+    return EXIT_OK
+
+
+def _target(name: str) -> Any:
+    """The catalog spec or speech model called `name`, or None (after saying so)."""
+    from desktop_app.speech import stt_models
+    from desktop_app.vision import catalog
+
+    if name in catalog.CATALOG or name == catalog.DEMO_MODEL:
+        try:
+            return catalog.resolve(name)
+        except catalog.UnknownModelError as error:
+            _say(str(error))
+            return None
+    model = stt_models.find_stt_model(name)
+    if model is not None:
+        return model
+    names = ", ".join([*catalog.CATALOG, catalog.DEMO_MODEL, *stt_models.STT_MODELS])
+    _say(f"There is no model called {name}. Known models: {names}.")
+    return None
+
+
+def _installed(target: Any) -> Path | None:
+    from desktop_app.speech import stt_models
+    from desktop_app.vision.download import installed_path
+
+    if isinstance(target, stt_models.SttModel):
+        try:
+            return stt_models.resolve_stt_model(target.name)
+        except stt_models.SttModelError:
+            return None
+    return installed_path(target)
+
+
+class _Bar:
+    """A one-line progress bar on a terminal; on a pipe or a screen reader's log, a line per
+    10 percent, so that nothing floods the speech."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.last_step = -1
+        self.last_draw = 0.0
+
+    def __call__(self, p: Any) -> None:
+        from desktop_app.vision.download import spoken_duration
+
+        if p.phase == "checking":
+            return
+        left = p.seconds_left
+        speed = f"{p.mb_per_second:.1f} MB/s" if p.bytes_per_second > 0 else "-- MB/s"
+        eta = f"{spoken_duration(left)} left" if left else ("done" if p.phase == "done" else "time left unknown")
+        line = f"{p.percent:5.1f}%  {speed}  {eta}"
+        if self.tty:
+            now = time.monotonic()
+            if now - self.last_draw < 0.25 and p.phase != "done":
+                return
+            self.last_draw = now
+            filled = int(p.percent / 100 * 30)
+            sys.stdout.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {line}  {p.filename[-30:]:<30}")
+            if p.phase == "done":
+                sys.stdout.write("\n")
+            sys.stdout.flush()
+            return
+        step = int(p.percent // 10)
+        if step > self.last_step or p.phase == "done":
+            self.last_step = step
+            print(line, flush=True)
+
+
+def _download(args: argparse.Namespace) -> int:
+    from desktop_app.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+    from desktop_app.speech import stt_models
+    from desktop_app.vision import download
+
+    target = _target(args.name)
+    if target is None:
+        return EXIT_BAD_INPUT
+    if getattr(target, "folder", None) is not None:
+        print(f"The model {args.name} comes with Lookaloud, so there is nothing to download. It is in {target.folder}.")
+        return EXIT_OK
+    if args.dir is None:
+        found = _installed(target)
+        if found is not None:
+            print(f"The model {args.name} is already installed in {found}.")
+            return EXIT_OK
+    where = Path(args.dir).expanduser().resolve() if args.dir else "the Hugging Face cache"
+    print(f"Downloading {args.name} ({_size(target.download_mb)}) from {download._server_name()} into {where}.",
+          flush=True)
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+    bar = _Bar()
+
+    def work() -> None:
+        try:
+            if isinstance(target, stt_models.SttModel):
+                outcome["path"] = download.download_repo(
+                    target.repo_id, target.revision, target.allow_patterns, args.dir, bar, cancel,
+                    require_safetensors=False)
+            else:
+                outcome["path"] = download.download_model(target, args.dir, bar, cancel)
+        except download.DownloadError as error:
+            outcome["error"] = error
+        except Exception as error:  # noqa: BLE001 - reported as one sentence, never a traceback
+            outcome["error"] = download.DownloadError(f"The download failed: {error}.", "server")
+
+    # The download runs in a worker so that Ctrl+C here can stop it at a clean point.
+    worker = threading.Thread(target=work, name="download", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        worker.join(10)
+        if bar.tty:
+            print()
+        _say("Download stopped. Run the same command again to continue where it stopped.")
+        return 130
+    if bar.tty and "error" in outcome:
+        print()
+    error = outcome.get("error")
+    if error is not None:
+        _say(str(error))
+        return EXIT_FAILED
+    print(f"The model {args.name} is installed in {outcome['path']}.")
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"list": _list, "download": _download, "path": _path}[args.action](args)
