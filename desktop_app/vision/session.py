@@ -53,7 +53,9 @@ class ImageSession:
         self.spec = loaded.spec
         self.image = image
         self.cancel = cancel or threading.Event()
-        self.history: list[tuple[str, str]] = []
+        self.history: list[tuple[str, str]] = []  # (question, answer as spoken)
+        self._context: list[tuple[str, str]] = []  # (question, answer as generated) for prompts
+        self._last_raw = ""
         self.timings_ms: dict[str, float] = {"encode": 0.0, "caption": 0.0, "answers": 0.0}
         self._pixels: dict[str, Any] = {}
         self._features: dict[str, Any] = {}
@@ -76,11 +78,13 @@ class ImageSession:
             raise ValueError("The question is empty.")
         start = time.perf_counter()
         try:
-            prompt = self.spec.prompt_for(question, self.history)
+            prompt = self.spec.prompt_for(question, self._context)
             answer = self._run(prompt, self.spec.answer_generation, caption=False, question=question)
         finally:
             self.timings_ms["answers"] += (time.perf_counter() - start) * 1000 - self._take_encode_time()
         self.history.append((question, answer))
+        # Follow-up prompts carry the answer as the model wrote it, not as we tidied it for speech.
+        self._context.append((question, self._last_raw))
         return answer
 
     def encode(self) -> None:
@@ -122,7 +126,14 @@ class ImageSession:
         if self.cancel.is_set():
             raise Cancelled()
         text = tokenizer.decode(ids, skip_special_tokens=True)
+        self._last_raw = clean_output(text, prompt=echo, truncated=truncated, as_sentence=False)
         return clean_output(text, prompt=echo, truncated=truncated)
+
+    def token_ids(self, prompt: str, settings: dict[str, Any], caption: bool = True) -> list[int]:
+        """Raw generated ids through the cached path (compare with reference_ids)."""
+        if self.spec.kind == catalog.BLIP_PAIR:
+            return self._generate_blip(prompt, settings, caption)[0]
+        return self._generate_blip2(prompt, settings)[0]
 
     def _pixel_values(self, which: str) -> Any:
         if which not in self._pixels:

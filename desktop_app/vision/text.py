@@ -15,16 +15,19 @@ _WORD_REPEAT = re.compile(r"\b(\w+)(?:\s+\1\b)+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
-def clean_output(text: str, prompt: str = "", truncated: bool = False) -> str:
+def clean_output(text: str, prompt: str = "", truncated: bool = False, as_sentence: bool = True) -> str:
     """A tidy sentence from raw generated text.
 
     `prompt` is removed if the model echoed it; `truncated` says generation hit its token limit,
     so a final unfinished sentence is dropped when a finished one comes before it.
+    `as_sentence=False` keeps the model's own casing and punctuation (for follow-up prompts).
     """
     text = text.strip()
     if prompt and text.lower().startswith(prompt.strip().lower()):
         text = text[len(prompt.strip()):]
-    text = _CONTINUATIONS.split(text, maxsplit=1)[0] if _CONTINUATIONS.search(text[1:] or "") else text
+    cut = _CONTINUATIONS.search(text, 1)
+    if cut:
+        text = text[: cut.start()]
     text = re.sub(r"\s+", " ", text).strip(" \t,;:-")
     text = _WORD_REPEAT.sub(r"\1", text)
     if truncated:
@@ -32,8 +35,8 @@ def clean_output(text: str, prompt: str = "", truncated: bool = False) -> str:
         if ends and ends[-1].end() < len(text.rstrip()):
             text = text[: ends[-1].end()]
     text = text.strip(" ,;:-")
-    if not text:
-        return ""
+    if not text or not as_sentence:
+        return text
     text = text[0].upper() + text[1:]
     if text[-1] not in ".!?":
         text += "."

@@ -1,0 +1,128 @@
+"""ImageSession: the cached path gives exactly what the stock generate gives, for every kind;
+follow-ups see earlier answers; cancellation stops generation at once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+from PIL import Image
+
+from desktop_app.vision import catalog, loader
+from desktop_app.vision.session import Cancelled, ImageSession
+
+KINDS = ["blip2-opt", "blip2-t5", "instructblip-t5", "instructblip-llm", "blip-pair"]
+BEAMS = {"num_beams": 3, "max_new_tokens": 8}
+GREEDY = {"num_beams": 1, "max_new_tokens": 8}
+
+
+@pytest.fixture(scope="module")
+def loaded_models(tiny_model_dirs):
+    return {kind: loader.load_model(catalog.resolve(str(tiny_model_dirs[kind])), precision="fp32") for kind in KINDS}
+
+
+def _picture(seed: int) -> Image.Image:
+    generator = torch.Generator().manual_seed(seed)
+    array = (torch.rand(40, 48, 3, generator=generator) * 255).to(torch.uint8).numpy()
+    return Image.fromarray(array, "RGB")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("settings", [GREEDY, BEAMS], ids=["greedy", "beams"])
+def test_cached_path_matches_stock_generate(loaded_models, kind, settings):
+    loaded = loaded_models[kind]
+    session = ImageSession(loaded, _picture(1))
+    assert loaded.spec.kind == kind
+    prompts = [("", True), ("what colour is the circle ?", False),
+               (loaded.spec.prompt_for("how many", [("what colour", "red")]), False)]
+    for prompt, caption in prompts:
+        if kind == "blip-pair" and not caption:
+            prompt = "what colour is the circle ?"
+        ours = session.token_ids(prompt, settings, caption=caption)
+        reference = session.reference_ids(prompt, settings, caption=caption)
+        assert ours == reference, f"{kind} {prompt!r}"
+        assert len(ours) > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_vision_runs_once_per_picture(loaded_models, kind):
+    loaded = loaded_models[kind]
+    model = loaded.model
+    calls = []
+    handle = model.vision_model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        session = ImageSession(loaded, _picture(2))
+        session.caption()
+        for q in ("what colour ?", "how many ?", "is there a star ?"):
+            session.ask(q)
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+    assert [q for q, _ in session.history] == ["what colour ?", "how many ?", "is there a star ?"]
+
+
+def test_features_belong_to_their_own_picture(loaded_models):
+    loaded = loaded_models["blip2-opt"]
+    first, second = ImageSession(loaded, _picture(3)), ImageSession(loaded, _picture(4))
+    first.caption()
+    second.caption()
+    assert not torch.equal(first._features["main"], second._features["main"])
+
+
+def test_follow_up_prompt_carries_earlier_answers(loaded_models):
+    loaded = loaded_models["blip2-opt"]
+    session = ImageSession(loaded, _picture(5))
+    first = session.ask("what colour ?")
+    prompts = []
+    original = session._run
+    session._run = lambda prompt, *a, **k: prompts.append(prompt) or original(prompt, *a, **k)
+    session.ask("how many ?")
+    fmt = loaded.spec.question_format
+    assert prompts[0].startswith(fmt.format(question="what colour ?") + " " + first.rstrip(".").lower())
+    assert prompts[0].endswith(fmt.format(question="how many ?"))
+    assert prompts[0].count("what colour") == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cancel_stops_within_one_token(loaded_models, kind):
+    loaded = loaded_models[kind]
+    cancel = threading.Event()
+    session = ImageSession(loaded, _picture(6), cancel=cancel)
+    session.encode()
+    steps = []
+    model = loaded.model if kind != "blip-pair" else loaded.model.text_decoder
+    target = model.language_model if kind != "blip-pair" else model
+
+    def on_step(*_):
+        steps.append(1)
+        if len(steps) == 2:
+            cancel.set()
+
+    handle = target.register_forward_hook(on_step)
+    try:
+        with pytest.raises(Cancelled):
+            session.token_ids("", {"num_beams": 1, "max_new_tokens": 30, "min_new_tokens": 30}, caption=True)
+            if cancel.is_set():
+                raise Cancelled()
+        with pytest.raises(Cancelled):
+            session.caption()
+    finally:
+        handle.remove()
+    # The forward pass in which it was cancelled finishes; then nothing more runs.
+    assert len(steps) <= 3
+
+
+def test_empty_question_is_refused(loaded_models):
+    session = ImageSession(loaded_models["blip2-t5"], _picture(7))
+    with pytest.raises(ValueError):
+        session.ask("   ")
+
+
+def test_prompt_ids_match_the_processor(loaded_models):
+    for kind in ("blip2-opt", "blip2-t5", "instructblip-llm"):
+        loaded = loaded_models[kind]
+        session = ImageSession(loaded, _picture(8))
+        prompt = "Question: what colour ? Answer:"
+        expected = loaded.processor(images=_picture(8), text=prompt, return_tensors="pt")["input_ids"][0].tolist()
+        assert session.prompt_ids(prompt)[0].tolist() == expected
