@@ -1,0 +1,104 @@
+"""The active window: where it is on the desktop, and a picture of its content.
+
+X11 reads _NET_ACTIVE_WINDOW (set by every EWMH window manager); Windows asks for the
+foreground window's visible bounds (DWM, without the invisible resize border); macOS asks
+Quartz for the frontmost application's top window (needs pyobjc-framework-Quartz). Wayland
+does not let applications know where windows are, so there it says so in a sentence.
+Qt-free; may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from PIL import Image
+
+from desktop_app.capture.screen import CaptureError, Rect, grab, is_wayland_session, virtual_desktop
+
+NO_ACTIVE_WINDOW = "No window is active, so there is nothing to describe. Try Describe screen instead."
+
+
+def _x11_active_window_rect() -> Rect:
+    from Xlib import X
+    from Xlib import display as xdisplay
+    from Xlib.error import XError
+
+    disp = xdisplay.Display()
+    try:
+        root = disp.screen().root
+        prop = root.get_full_property(disp.intern_atom("_NET_ACTIVE_WINDOW"), X.AnyPropertyType)
+        window_id = int(prop.value[0]) if prop is not None and len(prop.value) else 0
+        if not window_id:
+            raise CaptureError(NO_ACTIVE_WINDOW)
+        window = disp.create_resource_object("window", window_id)
+        try:
+            geometry = window.get_geometry()
+            # Client-area origin in root coordinates, whatever frames the manager added.
+            origin = root.translate_coords(window, 0, 0)
+        except XError as exc:  # the window closed between the two requests
+            raise CaptureError(NO_ACTIVE_WINDOW) from exc
+        return Rect(origin.x, origin.y, geometry.width, geometry.height)
+    finally:
+        disp.close()
+
+
+def _windows_active_window_rect() -> Rect:
+    import ctypes
+    from ctypes import wintypes
+
+    user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+    hwnd = user32.GetForegroundWindow()
+    if not hwnd:
+        raise CaptureError(NO_ACTIVE_WINDOW)
+    rect = wintypes.RECT()
+    dwmwa_extended_frame_bounds = 9
+    # The DWM bounds leave out the invisible resize border that GetWindowRect includes.
+    status = ctypes.windll.dwmapi.DwmGetWindowAttribute(  # type: ignore[attr-defined]
+        wintypes.HWND(hwnd), dwmwa_extended_frame_bounds, ctypes.byref(rect), ctypes.sizeof(rect)
+    )
+    if status != 0 and not user32.GetWindowRect(hwnd, ctypes.byref(rect)):
+        raise CaptureError(NO_ACTIVE_WINDOW)
+    return Rect(rect.left, rect.top, rect.right - rect.left, rect.bottom - rect.top)
+
+
+def _macos_active_window_rect() -> Rect:
+    try:
+        import Quartz  # type: ignore[import-not-found]
+        from AppKit import NSWorkspace  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise CaptureError("Describe window needs the Quartz package on this Mac. Try Describe screen instead.") from exc
+    pid = NSWorkspace.sharedWorkspace().frontmostApplication().processIdentifier()
+    options = Quartz.kCGWindowListOptionOnScreenOnly | Quartz.kCGWindowListExcludeDesktopElements
+    for info in Quartz.CGWindowListCopyWindowInfo(options, Quartz.kCGNullWindowID) or []:
+        if info.get("kCGWindowOwnerPID") == pid and info.get("kCGWindowLayer") == 0:
+            bounds = info["kCGWindowBounds"]
+            # Quartz speaks points, as mss on macOS does for the rectangle it grabs.
+            return Rect(int(bounds["X"]), int(bounds["Y"]), int(bounds["Width"]), int(bounds["Height"]))
+    raise CaptureError(NO_ACTIVE_WINDOW)
+
+
+def active_window_rect() -> Rect:
+    """Where the active window's content is, in desktop coordinates. Raises CaptureError."""
+    if is_wayland_session():
+        raise CaptureError(
+            "On Wayland, Lookaloud cannot tell which window is active. Use Describe screen or Describe region instead."
+        )
+    try:
+        if sys.platform == "win32":
+            return _windows_active_window_rect()
+        if sys.platform == "darwin":
+            return _macos_active_window_rect()
+        return _x11_active_window_rect()
+    except CaptureError:
+        raise
+    except Exception as exc:
+        raise CaptureError("Lookaloud could not find the active window.") from exc
+
+
+def capture_active_window() -> Image.Image:
+    """A picture of the active window's content; the parts off every screen are left out."""
+    rect = active_window_rect()
+    visible = rect.intersected(virtual_desktop())
+    if visible is None:
+        raise CaptureError("The active window is not on any screen.")
+    return grab(visible)
