@@ -90,8 +90,9 @@ class _ProcessPlayback(Playback):
 class CommandAudioOut(AudioOut):
     """Plays each WAV with a command-line player, e.g. ["paplay"] or ["aplay", "-q", "-D", "null"]."""
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
         self.command = list(command)
+        self.env = env  # extra environment for the player, e.g. {"PULSE_SERVER": ...}
         self.name = " ".join(self.command)
 
     def available(self) -> bool:
@@ -103,6 +104,7 @@ class CommandAudioOut(AudioOut):
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, **self.env} if self.env else None,
         )
         return _ProcessPlayback(proc)
 

@@ -177,7 +177,7 @@ class MicrophoneInfo:
 def _sounddevice():  # type: ignore[no-untyped-def]
     try:
         import sounddevice
-    except OSError as exc:  # sounddevice raises OSError when the PortAudio library is absent
+    except (OSError, ImportError) as exc:  # OSError: the PortAudio library is absent
         raise AudioLibraryMissingError(NO_PORTAUDIO) from exc
     return sounddevice
 

@@ -5,9 +5,10 @@ Owns:
 - `Speaker`: speak(text, priority) never blocks; stop() interrupts at once from any thread.
 - `QueuedSpeaker`: the owner thread, the priority queue and sentence-by-sentence delivery that
   every real speaker shares (the own voice and the screen readers in screenreader.py).
-- `PyttsxSpeaker`: the own voice. pyttsx3 (espeak-ng on Linux, SAPI5 on Windows, NSSpeech on
-  macOS) only synthesizes each sentence to a WAV file, on the owner thread that created it;
-  an `AudioOut` player plays it, so stop() is a kill of that player and takes milliseconds.
+- `OwnVoiceSpeaker`: the own voice. A `Synthesizer` only writes each sentence to a WAV file,
+  on the speaker's owner thread (the espeak-ng program on Linux; pyttsx3 with SAPI 5 on
+  Windows and NSSpeechSynthesizer on macOS, created and run on that one thread); an `AudioOut`
+  player plays it, so stop() is a kill of that player and takes milliseconds.
 - `SilentSpeaker`: the end of the fallback chain (NVDA's synthDrivers/silence.py).
 - `split_sentences()` for long text.
 
@@ -21,6 +22,8 @@ import enum
 import importlib
 import itertools
 import re
+import shutil
+import subprocess
 import sys
 import threading
 from abc import ABC, abstractmethod
@@ -28,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from desktop_app.speech.audio_out import AudioOut, Playback, default_audio_out, temp_folder
 
@@ -303,38 +307,73 @@ class QueuedSpeaker(Speaker):
 
 
 # ---------------------------------------------------------------------------------------------
-# The own voice: pyttsx3 synthesizes, an AudioOut plays
+# Synthesizers: text -> WAV file, on the speaker's owner thread
+
+
+class Synthesizer(ABC):
+    """Turns one sentence into a sound file. Called only on the owning speaker's thread."""
+
+    name = "synthesizer"
+    suffix = ".wav"
+
+    @classmethod
+    def check(cls) -> bool:
+        return True
+
+    def open(self) -> None:  # noqa: B027 - optional: runs first on the owner thread
+        pass
+
+    @abstractmethod
+    def voices(self) -> list[VoiceInfo]: ...
+
+    @abstractmethod
+    def synthesize(self, text: str, path: Path, *, voice: str | None, rate: int, volume: float) -> None: ...
+
+
+class EspeakNgSynthesizer(Synthesizer):
+    """The espeak-ng program (Linux): one short process per sentence, no shared state."""
+
+    name = "espeak-ng"
+
+    def __init__(self, program: str = "espeak-ng") -> None:
+        self.program = program
+
+    @classmethod
+    def check(cls) -> bool:
+        return shutil.which("espeak-ng") is not None
+
+    def voices(self) -> list[VoiceInfo]:
+        out = subprocess.run([self.program, "--voices"], capture_output=True, text=True, timeout=10).stdout
+        voices = []
+        for line in out.splitlines()[1:]:
+            # Pty Language Age/Gender VoiceName File Other-languages
+            fields = line.split()
+            if len(fields) >= 5:
+                voices.append(VoiceInfo(fields[4], fields[3].replace("_", " "), (fields[1],)))
+        return voices
+
+    def synthesize(self, text: str, path: Path, *, voice: str | None, rate: int, volume: float) -> None:
+        command = [self.program, "-w", str(path), "-s", str(min(max(rate, 80), 450)), "-a", str(round(volume * 100))]
+        if voice:
+            command += ["-v", voice]
+        # Text on stdin: a sentence starting with "-" must not be read as an option.
+        subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=30, capture_output=True)
 
 
 _DRIVER = {"win32": "sapi5", "darwin": "nsss"}.get(sys.platform, "espeak")
-# The espeak driver keeps global state (one synth callback per process): one synthesis at a time.
+# pyttsx3's espeak driver keeps global state (one synth callback per process): one at a time.
 _SYNTH_LOCK = threading.Lock()
 
 
-class PyttsxSpeaker(QueuedSpeaker):
-    """Lookaloud's own offline voice. Rate is in words per minute, volume 0..1."""
+class PyttsxSynthesizer(Synthesizer):
+    """pyttsx3: SAPI 5 on Windows, NSSpeechSynthesizer on macOS (and libespeak-ng elsewhere)."""
 
-    name = "own voice"
+    name = "pyttsx3"
+    suffix = ".aiff" if sys.platform == "darwin" else ".wav"
 
-    def __init__(
-        self,
-        audio_out: AudioOut | None = None,
-        *,
-        voice: str | None = None,
-        rate: int = 175,
-        volume: float = 1.0,
-        listener: SpeechListener | None = None,
-    ) -> None:
-        self.audio_out = audio_out or default_audio_out()
-        self._wanted: dict[str, object] = {"voice": voice, "rate": int(rate), "volume": float(volume)}
+    def __init__(self) -> None:
+        self._engine: Any = None
         self._applied: dict[str, object] = {}
-        self._voices: list[VoiceInfo] = []
-        self._engine: object | None = None
-        self._playback: Playback | None = None
-        self._play_lock = threading.Lock()
-        self._folder = temp_folder("lookaloud-speech-")
-        self._counter = itertools.count()
-        super().__init__(listener)
 
     @classmethod
     def check(cls) -> bool:
@@ -346,57 +385,107 @@ class PyttsxSpeaker(QueuedSpeaker):
             return False
         return True
 
-    # settings: remembered here, applied on the owner thread before the next sentence
-    def set_voice(self, voice_id: str | None) -> None:
-        self._wanted["voice"] = voice_id
-
-    def set_rate(self, words_per_minute: int) -> None:
-        self._wanted["rate"] = int(words_per_minute)
-
-    def set_volume(self, volume: float) -> None:
-        self._wanted["volume"] = min(max(float(volume), 0.0), 1.0)
-
-    def voices(self) -> list[VoiceInfo]:
-        self.wait_until_ready(timeout=10)
-        return list(self._voices)
-
-    def _open(self) -> None:
+    def open(self) -> None:
         import pyttsx3  # noqa: PLC0415 - heavy, and only on the owner thread
 
         if _DRIVER == "espeak":
             # pyttsx3 prints "Audio saved to ..." after each file; keep the CLI's stdout clean.
             espeak_driver = importlib.import_module("pyttsx3.drivers.espeak")
             espeak_driver.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
-        with _SYNTH_LOCK:
-            engine = pyttsx3.init(_DRIVER)
-            self._voices = [
-                VoiceInfo(str(v.id), str(v.name or v.id), tuple(str(lang) for lang in (v.languages or ())))
-                for v in engine.getProperty("voices")
-            ]
-        self._engine = engine
+        self._engine = pyttsx3.init(_DRIVER)
 
-    def _close_engine(self) -> None:
-        self._engine = None
+    def voices(self) -> list[VoiceInfo]:
+        return [
+            VoiceInfo(str(v.id), str(v.name or v.id), tuple(str(lang) for lang in (v.languages or ())))
+            for v in self._engine.getProperty("voices")
+        ]
 
-    def _apply_settings(self) -> None:
-        engine = self._engine
-        for key in ("voice", "rate", "volume"):
-            value = self._wanted[key]
+    def synthesize(self, text: str, path: Path, *, voice: str | None, rate: int, volume: float) -> None:
+        # pyttsx3 2.99 queues setProperty behind its own busy/endLoop state machine, and on
+        # espeak a changed rate was silently lost (checked here); the driver's own setProperty
+        # applies at once. (Its espeak driver also sometimes wrote a sentence into the next
+        # file, which is why Linux uses EspeakNgSynthesizer.)
+        driver = getattr(getattr(self._engine, "proxy", None), "_driver", None)
+        set_property = driver.setProperty if driver is not None else self._engine.setProperty
+        for key, value in (("voice", voice), ("rate", rate), ("volume", volume)):
             if value is not None and self._applied.get(key) != value:
-                engine.setProperty(key, value)  # type: ignore[attr-defined]
+                set_property(key, value)
                 self._applied[key] = value
+        self._engine.save_to_file(text, str(path))
+        self._engine.runAndWait()
+
+
+def default_synthesizer() -> Synthesizer | None:
+    """espeak-ng on Linux, pyttsx3 (SAPI 5, NSSpeech) elsewhere; None when neither is installed."""
+    for kind in (EspeakNgSynthesizer, PyttsxSynthesizer):
+        if kind.check():
+            return kind()
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The own voice: a synthesizer writes each sentence, an AudioOut plays it
+
+
+class OwnVoiceSpeaker(QueuedSpeaker):
+    """Lookaloud's own offline voice. Rate is in words per minute, volume 0..1."""
+
+    name = "own voice"
+
+    def __init__(
+        self,
+        audio_out: AudioOut | None = None,
+        synthesizer: Synthesizer | None = None,
+        *,
+        voice: str | None = None,
+        rate: int = 175,
+        volume: float = 1.0,
+        listener: SpeechListener | None = None,
+    ) -> None:
+        synthesizer = synthesizer or default_synthesizer()
+        if synthesizer is None:
+            raise RuntimeError("No speech engine is installed.")
+        self.synthesizer = synthesizer
+        self.audio_out = audio_out or default_audio_out()
+        self.voice, self.rate, self.volume = voice, int(rate), float(volume)
+        self._voices: list[VoiceInfo] = []
+        self._playback: Playback | None = None
+        self._play_lock = threading.Lock()
+        self._folder = temp_folder("lookaloud-speech-")
+        self._counter = itertools.count()
+        super().__init__(listener)
+
+    @classmethod
+    def check(cls) -> bool:
+        return EspeakNgSynthesizer.check() or PyttsxSynthesizer.check()
+
+    # Settings take effect from the next sentence.
+    def set_voice(self, voice_id: str | None) -> None:
+        self.voice = voice_id or None
+
+    def set_rate(self, words_per_minute: int) -> None:
+        self.rate = int(words_per_minute)
+
+    def set_volume(self, volume: float) -> None:
+        self.volume = min(max(float(volume), 0.0), 1.0)
+
+    def voices(self) -> list[VoiceInfo]:
+        self.wait_until_ready(timeout=10)
+        return list(self._voices)
+
+    def _open(self) -> None:
+        with _SYNTH_LOCK:
+            self.synthesizer.open()
+            self._voices = self.synthesizer.voices()
 
     def synthesize(self, text: str, path: Path) -> Path:
-        """Write `text` as speech to a WAV file. Owner thread only."""
+        """Write `text` as speech to a sound file. Owner thread only."""
         with _SYNTH_LOCK:
-            self._apply_settings()
-            self._engine.save_to_file(text, str(path))  # type: ignore[attr-defined]
-            self._engine.runAndWait()  # type: ignore[attr-defined]
+            self.synthesizer.synthesize(text, path, voice=self.voice, rate=self.rate, volume=self.volume)
         return path
 
     def _say(self, text: str, generation: int) -> None:
-        suffix = ".aiff" if sys.platform == "darwin" else ".wav"
-        wav = self._folder / f"sentence-{next(self._counter) % 4}{suffix}"
+        wav = self._folder / f"sentence-{next(self._counter) % 4}{self.synthesizer.suffix}"
         self.synthesize(text, wav)
         with self._play_lock:
             # stop() may have come while synthesizing; then this sentence must not start.

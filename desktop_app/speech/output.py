@@ -1,0 +1,214 @@
+"""The one object the app talks to for everything it says or sounds: `SpeechOutput`.
+
+Owns the choice of outputs from plain settings values (mode "voice" | "screen_reader" |
+"both", voice, rate, volume, earcons on/off and volume), the fallback chain (own voice ->
+screen reader -> silence, or the other way round), the one-time "no screen reader" notice, the
+"no speech engine installed" status, earcons and the working ticker; and `speak_and_wait()`
+for `lookaloud describe --speak`.
+
+Every method returns at once and may be called from any thread (speech runs on the speakers'
+own threads), except close() and speak_and_wait(), which wait. Qt-free: the Qt announcement
+comes in as a plain callable (desktop_app.ui.announce.Announcer).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from desktop_app.speech.audio_out import AudioOut, default_audio_out
+from desktop_app.speech.earcons import Earcon, EarconPlayer, WorkingTicker
+from desktop_app.speech.screenreader import (
+    Announce,
+    ScreenReaderKind,
+    detect_screen_reader,
+    screen_reader_speaker,
+)
+from desktop_app.speech.tts import Priority, OwnVoiceSpeaker, SilentSpeaker, Speaker, SpeechListener
+
+Mode = Literal["voice", "screen_reader", "both"]
+
+NO_SCREEN_READER_MESSAGE = "No screen reader is running, so Lookaloud will use its own voice."
+
+
+def no_engine_message() -> str:
+    """Says that the own voice cannot work here and how to install it, for this platform."""
+    if sys.platform == "win32":
+        how = "Windows speech (SAPI 5) and the pywin32 package are needed; reinstall Lookaloud to add them."
+    elif sys.platform == "darwin":
+        how = "Reinstall Lookaloud to add the pyobjc package it needs for macOS speech."
+    else:
+        how = "To install one, run: sudo apt install espeak-ng"
+    return f"Lookaloud cannot speak with its own voice because no speech engine is installed. {how}"
+
+
+@dataclass
+class SpeechSettings:
+    mode: Mode = "voice"
+    voice: str | None = None  # an id from SpeechOutput.voices(); None = the engine's default
+    rate: int = 175  # words per minute
+    volume: float = 1.0  # 0..1
+    earcons: bool = True
+    earcons_volume: float = 0.6  # 0..1
+
+
+_DETECT = object()
+
+
+class SpeechOutput:
+    """Speech, screen reader output and earcons behind one small API.
+
+    `announce` is the Qt accessibility announcement (used when a screen reader cannot be
+    reached directly); `notify` receives each notice for the window (status line), on the
+    caller's thread. `screen_reader` overrides detection (None = none running).
+    """
+
+    def __init__(
+        self,
+        settings: SpeechSettings | None = None,
+        *,
+        audio_out: AudioOut | None = None,
+        announce: Announce | None = None,
+        notify: Callable[[str], None] | None = None,
+        listener: SpeechListener | None = None,
+        screen_reader: ScreenReaderKind | None | object = _DETECT,
+        own_voice: Callable[[], Speaker | None] | None = None,
+        reader_speaker: Callable[[ScreenReaderKind], Speaker | None] | None = None,
+    ) -> None:
+        self.settings = settings or SpeechSettings()
+        self.audio_out = audio_out or default_audio_out()
+        self.announce = announce
+        self.notify = notify
+        self.listener = listener
+        self.notices: list[str] = []
+        self._own_voice_factory = own_voice or self._make_own_voice
+        self._reader_factory = reader_speaker or (lambda kind: screen_reader_speaker(kind, announce=announce))
+        self._own: Speaker | None = None
+        self._own_tried = False
+        self.screen_reader: ScreenReaderKind | None = (
+            detect_screen_reader() if screen_reader is _DETECT else screen_reader  # type: ignore[assignment]
+        )
+        self._reader: Speaker | None = self._reader_factory(self.screen_reader) if self.screen_reader else None
+        self._told_no_reader = False
+        self.status_message: str | None = None
+        self.earcons = EarconPlayer(self.audio_out)
+        self.ticker = WorkingTicker(self.earcons)
+        self.speakers: list[Speaker] = []
+        self.apply(self.settings)
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def _make_own_voice(self) -> Speaker | None:
+        if not OwnVoiceSpeaker.check():
+            return None
+        return OwnVoiceSpeaker(self.audio_out, listener=self.listener)
+
+    def _own_voice(self) -> Speaker | None:
+        if not self._own_tried:
+            self._own_tried = True
+            self._own = self._own_voice_factory()
+            if self._own is None:
+                self.status_message = no_engine_message()
+                self._tell(self.status_message)
+        return self._own
+
+    def apply(self, settings: SpeechSettings) -> None:
+        """Take new settings (from the settings dialog); speech already queued carries on."""
+        self.settings = settings
+        self.earcons.enabled = settings.earcons
+        self.earcons.volume = settings.earcons_volume
+        reader = self._reader
+        own = self._own_voice() if settings.mode != "screen_reader" or reader is None else None
+        if settings.mode == "voice":
+            chosen = [own or reader]
+        elif settings.mode == "screen_reader":
+            chosen = [reader or own]
+        else:
+            chosen = [own, reader]
+        if settings.mode != "voice" and reader is None and own is not None and not self._told_no_reader:
+            self._told_no_reader = True
+            self._tell(NO_SCREEN_READER_MESSAGE, via=[own])
+        self.speakers = [s for s in chosen if s is not None] or [SilentSpeaker()]
+        if own is not None:
+            own.set_voice(settings.voice)
+            own.set_rate(settings.rate)
+            own.set_volume(settings.volume)
+
+    def _tell(self, message: str, via: list[Speaker] | None = None) -> None:
+        """A notice: shown in the window and spoken once, by the screen reader if there is one."""
+        self.notices.append(message)
+        if self.notify is not None:
+            self.notify(message)
+        targets = via if via is not None else [s for s in (self._reader,) if s is not None]
+        if not targets and self.announce is not None:
+            self.announce(message)
+        for speaker in targets:
+            speaker.speak(message, Priority.NORMAL)
+
+    # -- speaking ----------------------------------------------------------------------------
+
+    def speak(self, text: str, priority: Priority = Priority.NOW) -> None:
+        """Say text through every chosen output. NOW (the default) cuts off what is being said."""
+        for speaker in self.speakers:
+            speaker.speak(text, priority)
+
+    def stop(self) -> None:
+        """Stop speaking now (the "Stop speaking" command)."""
+        for speaker in self.speakers:
+            speaker.stop()
+
+    @property
+    def is_speaking(self) -> bool:
+        return any(s.is_speaking for s in self.speakers)
+
+    def wait_until_done(self, timeout: float | None = None) -> bool:
+        return all(s.wait_until_done(timeout) for s in self.speakers)
+
+    def voices(self) -> list:
+        own = self._own_voice()
+        return own.voices() if own is not None else []
+
+    # -- earcons -----------------------------------------------------------------------------
+
+    def play(self, earcon: Earcon) -> None:
+        self.earcons.play(earcon)
+
+    def start_working(self) -> None:
+        """Tick every 2 seconds until stop_working() (call when the model starts on a request)."""
+        self.ticker.start()
+
+    def stop_working(self) -> None:
+        self.ticker.stop()
+
+    def close(self) -> None:
+        """Stop everything and end the speech threads (at app shutdown)."""
+        self.ticker.stop()
+        self.earcons.stop_all()
+        for speaker in {id(s): s for s in (self._own, self._reader, *self.speakers) if s is not None}.values():
+            speaker.stop()
+            speaker.close()
+
+
+def speak_and_wait(
+    text: str,
+    settings: SpeechSettings | None = None,
+    *,
+    timeout: float | None = None,
+    output: SpeechOutput | None = None,
+) -> bool:
+    """Say text and return once it has been said (for `lookaloud describe --speak`).
+
+    Returns False when nothing could say it; then `no_engine_message()` tells the user why.
+    Ctrl+C during speech stops the voice at once before the KeyboardInterrupt goes on.
+    """
+    out = output or SpeechOutput(settings or SpeechSettings(), announce=None)
+    try:
+        if all(isinstance(s, SilentSpeaker) for s in out.speakers):
+            return False
+        out.speak(text, Priority.NORMAL)
+        return out.wait_until_done(timeout)
+    finally:
+        if output is None:
+            out.close()
