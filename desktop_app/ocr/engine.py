@@ -1,0 +1,432 @@
+"""Offline text recognition: the OcrEngine interface, its two engines, and read_text().
+
+Two engines sit behind one small interface:
+- TesseractEngine runs the system `tesseract` command (TSV output on stdin/stdout, no
+  pytesseract). Chosen first: on generated screenshots it was both faster and more accurate
+  here (see docs/ocr.md), and it keeps the spaces between words.
+- RapidOcrEngine runs RapidOCR's bundled PP-OCRv4 ONNX models (from the package index, so it
+  is there on Windows and macOS where Tesseract usually is not). Loaded once and reused.
+
+read_text() prepares the picture (grey, dark mode inverted, small interface fonts upscaled),
+asks the first engine that can read the language, and returns lines grouped into blocks in
+reading order. Everything here is Qt-free and may run on the inference worker thread; each
+engine serialises its own calls with a lock.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image, ImageOps
+
+
+class OcrError(RuntimeError):
+    """Text could not be read; str() is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned rectangle in the picture's pixels."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    def union(self, other: Box) -> Box:
+        return Box(
+            min(self.left, other.left),
+            min(self.top, other.top),
+            max(self.right, other.right),
+            max(self.bottom, other.bottom),
+        )
+
+    def to_list(self) -> list[int]:
+        return [self.left, self.top, self.right, self.bottom]
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    box: Box
+    confidence: float  # 0..1
+
+
+@dataclass
+class OcrBlock:
+    """Lines that belong together (a paragraph, a title, a column of a list)."""
+
+    lines: list[OcrLine]
+
+    @property
+    def box(self) -> Box:
+        box = self.lines[0].box
+        for line in self.lines[1:]:
+            box = box.union(line.box)
+        return box
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+@dataclass
+class OcrResult:
+    """The text of a picture in reading order, with where each line is and how long it took."""
+
+    blocks: list[OcrBlock]
+    engine: str
+    language: str
+    image_size: tuple[int, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+    scale: float = 1.0  # how much the picture was enlarged before recognition
+
+    @property
+    def lines(self) -> list[OcrLine]:
+        return [line for block in self.blocks for line in block.lines]
+
+    @property
+    def text(self) -> str:
+        """All text: lines joined by newlines, blocks by a blank line."""
+        return "\n\n".join(block.text for block in self.blocks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "language": self.language,
+            "image_size": list(self.image_size),
+            "text": self.text,
+            "blocks": [
+                {
+                    "box": block.box.to_list(),
+                    "lines": [
+                        {"text": line.text, "box": line.box.to_list(), "confidence": round(line.confidence, 3)}
+                        for line in block.lines
+                    ],
+                }
+                for block in self.blocks
+            ],
+            "seconds": {name: round(value, 3) for name, value in self.seconds.items()},
+            "scale": round(self.scale, 3),
+        }
+
+
+class OcrEngine(Protocol):
+    """What every engine offers. recognize() runs off the GUI thread and may block for seconds."""
+
+    name: str
+    line_height: int  # pictures whose text lines are lower than this are enlarged first
+
+    def supports(self, language: str) -> bool:
+        """Whether this engine is installed here and can read `language` (ISO 639-1, e.g. "en")."""
+        ...
+
+    def recognize(self, image: Image.Image, language: str) -> list[OcrLine]:
+        """Lines of text in `image` (8-bit grey, dark text on light), unordered; raises OcrError."""
+        ...
+
+
+# ISO 639-1 -> Tesseract traineddata names for the languages users are most likely to set.
+TESSERACT_LANGUAGES = {
+    "en": "eng", "de": "deu", "fr": "fra", "es": "spa", "it": "ita", "pt": "por", "nl": "nld",
+    "sv": "swe", "da": "dan", "nb": "nor", "fi": "fin", "pl": "pol", "cs": "ces", "hu": "hun",
+    "ru": "rus", "uk": "ukr", "el": "ell", "tr": "tur", "ar": "ara", "he": "heb", "hi": "hin",
+    "ja": "jpn", "ko": "kor", "zh": "chi_sim", "zh-tw": "chi_tra", "vi": "vie",
+}  # fmt: skip
+
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "zh": "Chinese", "ja": "Japanese",
+}  # fmt: skip
+
+
+def _has_text(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+class TesseractEngine:
+    """The system Tesseract 4/5 through its command line (stdin PNG in, TSV out)."""
+
+    name = "tesseract"
+    # Tesseract reads best with lines about 30 px tall; interface text is 11-16 px.
+    line_height = 32
+
+    def __init__(self, command: str = "tesseract", timeout_s: float = 60.0) -> None:
+        self._command = shutil.which(command)
+        self._timeout_s = timeout_s
+        self._languages: set[str] | None = None
+        self._lock = threading.Lock()
+
+    def installed_languages(self) -> set[str]:
+        if self._command is None:
+            return set()
+        with self._lock:
+            if self._languages is None:
+                try:
+                    out = subprocess.run(
+                        [self._command, "--list-langs"], capture_output=True, text=True, timeout=20
+                    ).stdout
+                except (OSError, subprocess.SubprocessError):
+                    out = ""
+                self._languages = {line.strip() for line in out.splitlines()[1:] if line.strip()}
+            return self._languages
+
+    def supports(self, language: str) -> bool:
+        code = TESSERACT_LANGUAGES.get(language.lower())
+        return code is not None and code in self.installed_languages()
+
+    def recognize(self, image: Image.Image, language: str) -> list[OcrLine]:
+        if not self.supports(language):
+            raise OcrError(f"Tesseract cannot read {LANGUAGE_NAMES.get(language, language)} on this computer.")
+        png = io.BytesIO()
+        image.save(png, format="PNG", compress_level=1)
+        # One OpenMP thread: Tesseract's threading is slower than one thread on a busy CPU
+        # (its own documentation says so), and the model worker needs the other cores.
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        args = [str(self._command), "stdin", "stdout", "-l", TESSERACT_LANGUAGES[language.lower()], "--psm", "3", "tsv"]
+        try:
+            done = subprocess.run(args, input=png.getvalue(), capture_output=True, timeout=self._timeout_s, env=env)
+        except subprocess.TimeoutExpired as exc:
+            raise OcrError("Reading the text took too long and was stopped.") from exc
+        except OSError as exc:
+            raise OcrError("The Tesseract text reader could not be started.") from exc
+        if done.returncode != 0:
+            raise OcrError("The Tesseract text reader failed on this picture.")
+        return self._parse_tsv(done.stdout.decode("utf-8", "replace"))
+
+    @staticmethod
+    def _parse_tsv(tsv: str) -> list[OcrLine]:
+        words: dict[tuple[str, str, str], list[tuple[str, Box, float]]] = {}
+        for row in tsv.splitlines()[1:]:
+            cols = row.split("\t")
+            if len(cols) < 12 or cols[0] != "5":
+                continue
+            text, conf = cols[11].strip(), float(cols[10])
+            # Words under 30 % are almost always icons, borders or photo texture.
+            if not text or conf < 30:
+                continue
+            left, top, width, height = (int(v) for v in cols[6:10])
+            words.setdefault((cols[2], cols[3], cols[4]), []).append(
+                (text, Box(left, top, left + width, top + height), conf / 100)
+            )
+        lines = []
+        for items in words.values():
+            # Tesseract sometimes runs a line on across a narrow column gutter: cut a line
+            # where the space between two words is wider than the line is tall.
+            segment = [items[0]]
+            for item in items[1:]:
+                previous = segment[-1][1]
+                if item[1].left - previous.right > 1.5 * max(previous.height, item[1].height):
+                    lines.extend(TesseractEngine._line(segment))
+                    segment = []
+                segment.append(item)
+            lines.extend(TesseractEngine._line(segment))
+        return lines
+
+    @staticmethod
+    def _line(items: list[tuple[str, Box, float]]) -> list[OcrLine]:
+        text = " ".join(word for word, _, _ in items)
+        if not _has_text(text):
+            return []
+        box = items[0][1]
+        for _, other, _ in items[1:]:
+            box = box.union(other)
+        return [OcrLine(text, box, sum(c for _, _, c in items) / len(items))]
+
+
+class RapidOcrEngine:
+    """RapidOCR's bundled PP-OCRv4 detector and recogniser (Chinese and English) on ONNX Runtime."""
+
+    name = "rapidocr"
+    # The recogniser scales every line to 48 px itself; enlarging the whole picture only
+    # multiplies the detector's time.
+    line_height = 0
+    LANGUAGES = frozenset({"en", "zh"})
+
+    def __init__(self, threads: int = 2) -> None:
+        self._threads = threads
+        self._ocr: Any = None
+        self._lock = threading.Lock()
+
+    def supports(self, language: str) -> bool:
+        if language.lower() not in self.LANGUAGES:
+            return False
+        try:
+            import rapidocr_onnxruntime  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def _load(self) -> Any:
+        if self._ocr is None:
+            from rapidocr_onnxruntime import RapidOCR
+
+            # No angle classifier: screen text is never upside down, and on small dark text it
+            # flipped whole lines into nonsense. max_side_len above 2000 so upscaled small
+            # fonts are not shrunk straight back.
+            self._ocr = RapidOCR(
+                use_cls=False,
+                max_side_len=4096,
+                intra_op_num_threads=self._threads,
+                inter_op_num_threads=1,
+            )
+        return self._ocr
+
+    def recognize(self, image: Image.Image, language: str) -> list[OcrLine]:
+        if not self.supports(language):
+            raise OcrError(f"The built-in text reader cannot read {LANGUAGE_NAMES.get(language, language)}.")
+        bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+        # RapidOCR keeps per-call thresholds on the instance: one call at a time.
+        with self._lock:
+            try:
+                result, _ = self._load()(bgr, use_cls=False)
+            except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises many types
+                raise OcrError("The built-in text reader failed on this picture.") from exc
+        lines = []
+        for points, text, score in result or []:
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            if _has_text(text):
+                box = Box(int(min(xs)), int(min(ys)), int(max(xs) + 0.5), int(max(ys) + 0.5))
+                lines.append(OcrLine(text.strip(), box, float(score)))
+        return lines
+
+
+# --- preparing the picture -------------------------------------------------------------
+
+MAX_SCALE = 3.0
+MAX_PREPARED_PIXELS = 9_000_000
+
+
+def estimate_line_height(gray: np.ndarray) -> float | None:
+    """Median height in pixels of the bands of rows that hold text, or None if none stand out.
+
+    Text rows are rows with many sharp left-right changes; borders and flat fills have few.
+    Cheap (a few numpy passes) so it can run before every recognition.
+    """
+    if gray.shape[0] < 8 or gray.shape[1] < 8:
+        return None
+    edges = np.abs(np.diff(gray.astype(np.int16), axis=1)) > 40
+    counts = edges.sum(axis=1)
+    text_rows = counts > max(4, 0.01 * gray.shape[1])
+    runs: list[int] = []
+    length = 0
+    for is_text in text_rows:
+        if is_text:
+            length += 1
+        elif length:
+            runs.append(length)
+            length = 0
+    if length:
+        runs.append(length)
+    runs = [r for r in runs if 4 <= r <= gray.shape[0] // 2]
+    return float(np.median(runs)) if runs else None
+
+
+def prepare(image: Image.Image, line_height: int) -> tuple[Image.Image, float]:
+    """A grey copy with dark text on light, upscaled when its text is small; and the scale."""
+    gray = ImageOps.grayscale(image)
+    pixels = np.asarray(gray)
+    # Dark mode: both engines learned dark ink on paper.
+    if float(np.median(pixels)) < 110:
+        gray = ImageOps.invert(gray)
+        pixels = 255 - pixels
+    scale = 1.0
+    height = estimate_line_height(pixels)
+    if height is not None and height < line_height:
+        scale = min(MAX_SCALE, line_height / height)
+        scale = min(scale, (MAX_PREPARED_PIXELS / (gray.width * gray.height)) ** 0.5)
+        if scale > 1.05:
+            gray = gray.resize((round(gray.width * scale), round(gray.height * scale)), Image.Resampling.LANCZOS)
+        else:
+            scale = 1.0
+    return gray, scale
+
+
+# --- choosing and running ----------------------------------------------------------------
+
+# The order measured by bench/ocr.py on generated screenshots (docs/ocr.md).
+ENGINE_ORDER: tuple[type, ...] = (TesseractEngine, RapidOcrEngine)
+_engines: dict[str, OcrEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(name: str) -> OcrEngine:
+    """The shared instance of an engine by name ("tesseract" or "rapidocr"), created once."""
+    with _engines_lock:
+        if name not in _engines:
+            for cls in ENGINE_ORDER:
+                if cls.name == name:
+                    _engines[name] = cls()
+                    break
+            else:
+                raise ValueError(f"Unknown OCR engine {name!r}.")
+        return _engines[name]
+
+
+def choose_engine(language: str = "en") -> OcrEngine:
+    """The first engine, in measured order, that can read `language` here; raises OcrError."""
+    for cls in ENGINE_ORDER:
+        engine = get_engine(cls.name)
+        if engine.supports(language):
+            return engine
+    name = LANGUAGE_NAMES.get(language.lower(), language)
+    code = TESSERACT_LANGUAGES.get(language.lower())
+    hint = f" Install the Tesseract language pack tesseract-ocr-{code.replace('_', '-')}." if code else ""
+    raise OcrError(f"Lookaloud cannot read {name} text on this computer yet.{hint}")
+
+
+def read_text(image: Image.Image, language: str = "en", engine: str | None = None) -> OcrResult:
+    """The text in `image` in reading order. Runs off the GUI thread; blocks for about a second.
+
+    `engine` forces "tesseract" or "rapidocr"; by default the measured best one that can read
+    `language` is used. Raises OcrError with a sentence for the user.
+    """
+    from desktop_app.ocr.layout import order_lines
+
+    language = language.lower()
+    started = time.perf_counter()
+    chosen = get_engine(engine) if engine else choose_engine(language)
+    prepared, scale = prepare(image, chosen.line_height)
+    t_prepared = time.perf_counter()
+    lines = chosen.recognize(prepared, language)
+    t_recognized = time.perf_counter()
+    if scale != 1.0:
+        lines = [
+            OcrLine(
+                line.text,
+                Box(*(round(v / scale) for v in line.box.to_list())),
+                line.confidence,
+            )
+            for line in lines
+        ]
+    blocks = order_lines(lines)
+    finished = time.perf_counter()
+    return OcrResult(
+        blocks=blocks,
+        engine=chosen.name,
+        language=language,
+        image_size=image.size,
+        seconds={
+            "prepare": t_prepared - started,
+            "recognize": t_recognized - t_prepared,
+            "layout": finished - t_recognized,
+            "total": finished - started,
+        },
+        scale=scale,
+    )
