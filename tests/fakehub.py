@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+import pytest
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".model")
 
@@ -76,6 +80,7 @@ class FakeHub:
         self.corrupt: set[str] = set()
         self.ignore_range = False
         self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fakehub", daemon=True)
@@ -98,6 +103,11 @@ class FakeHub:
             self._server.shutdown()
             self._thread.join(5)
         self._server.server_close()
+        for connection in list(self._connections):  # kept-alive connections die too
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def add_commit(self, repo_id: str, files: dict[str, bytes] | Path, branch: str = "main",
                    sha: str | None = None) -> str:
@@ -118,9 +128,9 @@ class FakeHub:
         """Names of files whose bytes were asked for through /resolve/."""
         return {p.split("/resolve/", 1)[1].split("/", 1)[1] for p, _ in self.file_requests() if "/resolve/" in p}
 
-    def _take_cut(self) -> int | None:
+    def _take_cut(self, length: int) -> int | None:
         with self._lock:
-            if self.cut_after is None or self.cuts <= 0:
+            if self.cut_after is None or self.cuts <= 0 or length <= self.cut_after:
                 return None
             self.cuts -= 1
             return self.cut_after
@@ -129,6 +139,14 @@ class FakeHub:
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            hub._connections.add(self.connection)
+
+        def finish(self) -> None:
+            hub._connections.discard(self.connection)
+            super().finish()
 
         def log_message(self, *args: object) -> None:  # quiet test output
             pass
@@ -241,14 +259,14 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if not body:
                 return
-            cut = hub._take_cut()
+            cut = hub._take_cut(len(part))
             sent, step = 0, 16 * 1024
             began = time.monotonic()
             while sent < len(part):
                 if cut is not None and sent >= cut:
                     self.close_connection = True
                     self.wfile.flush()
-                    self.connection.shutdown(2)  # the transfer dies midway, like a dropped line
+                    self.connection.shutdown(socket.SHUT_RDWR)  # the transfer dies midway, like a dropped line
                     return
                 end = min(len(part), sent + step, cut if cut is not None and cut > sent else len(part))
                 try:
@@ -264,3 +282,20 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                         time.sleep(delay)
 
     return Handler
+
+
+@pytest.fixture
+def fake_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A running FakeHub that huggingface_hub talks to, with this test's own hub cache and
+    Lookaloud data folder (import this fixture into a test module to use it)."""
+    from huggingface_hub import constants
+
+    with FakeHub() as hub:
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+        yield hub
