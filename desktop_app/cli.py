@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "describe": "desktop_app.commands.describe",
     "models": "desktop_app.commands.models",
     "transcribe": "desktop_app.commands.transcribe",
+    "read-text": "desktop_app.commands.read_text",
 }
 
 # Exit codes shared by every subcommand.
