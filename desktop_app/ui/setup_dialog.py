@@ -1,0 +1,385 @@
+"""The first-run model setup dialog: owns choosing the picture-description model.
+
+It lists the catalog models with their download size, the memory they need at this machine's
+precision, whether that fits this machine (RAM, GPU memory) and a rough expected speed, and
+recommends one. The user then downloads one (on a worker thread, with progress shown and
+announced, cancel, and resume after a failure or a restart), points at a folder they already
+have, or tries the demo model. Nothing is downloaded until the user presses Download.
+
+Downloads use desktop_app.vision.download.download_model, the same code as
+`lookaloud models download`. The pure parts (Machine, assess, recommend) are Qt-free.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.ui.announce import Announcer
+from desktop_app.vision import catalog
+from desktop_app.vision.catalog import CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec, UnknownModelError
+from desktop_app.vision.download import DownloadError, DownloadProgress, download_model, format_progress
+
+# Rough seconds per billion parameters for one description (encode + about 20 tokens).
+# CPU figures come from the timings in NOTES.md (blip2-opt-2.7b size: 10-16 s in bf16 on a
+# 2-core machine, fp32 about twice as slow); the GPU figure is a conservative guess.
+_SECONDS_PER_BILLION = {"cuda": 0.4, "bf16": 3.2, "fp32": 6.4}
+# Leave a quarter of RAM for the system and the rest of the app.
+_RAM_SHARE = 0.75
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What this computer offers a model."""
+
+    ram_gb: float
+    gpu_name: str = ""
+    gpu_gb: float = 0.0
+    native_bf16: bool = False
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.gpu_gb > 0 else "cpu"
+
+    @property
+    def precision(self) -> str:
+        if self.device == "cuda":
+            return "fp16"
+        return "bf16" if self.native_bf16 else "fp32"
+
+
+def detect_machine() -> Machine:
+    """RAM from psutil, GPU memory from torch.cuda when a CUDA GPU is usable."""
+    import psutil
+
+    from desktop_app.vision.loader import cpu_has_native_bf16
+
+    ram = psutil.virtual_memory().total / 1e9
+    gpu_name, gpu_gb = "", 0.0
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            props = torch.cuda.get_device_properties(0)
+            gpu_name, gpu_gb = props.name, props.total_memory / 1e9
+    except Exception:  # noqa: BLE001 - a broken CUDA setup means "no GPU" here
+        gpu_name, gpu_gb = "", 0.0
+    return Machine(round(ram, 1), gpu_name, round(gpu_gb, 1), cpu_has_native_bf16())
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """How one model suits a machine."""
+
+    spec: ModelSpec
+    memory_gb: float
+    fits: bool
+    seconds: int  # estimated seconds per description
+    machine: Machine
+
+    def sentence(self, recommended: bool = False) -> str:
+        size = f"{self.spec.download_mb / 1000:.1f} gigabytes" if self.spec.download_mb >= 1000 else \
+            f"{self.spec.download_mb} megabytes"
+        where = "graphics card" if self.machine.device == "cuda" else "computer"
+        room = self.machine.gpu_gb if self.machine.device == "cuda" else self.machine.ram_gb
+        fit = (f"Fits this {where}'s {room:g} gigabytes." if self.fits
+               else f"Too big for this {where}'s {room:g} gigabytes.")
+        first = f"{self.spec.name}{', recommended' if recommended else ''}: {self.spec.label}"
+        return (f"{first} Download {size}. Needs {self.memory_gb:g} gigabytes of memory. {fit} "
+                f"About {self.seconds} second{'s' if self.seconds != 1 else ''} per description "
+                "on this computer (an estimate).")
+
+
+def assess(spec: ModelSpec, machine: Machine) -> ModelFit:
+    memory = spec.memory_gb(machine.precision)
+    if machine.device == "cuda":
+        fits, per_billion = memory <= machine.gpu_gb, _SECONDS_PER_BILLION["cuda"]
+    else:
+        fits, per_billion = memory <= machine.ram_gb * _RAM_SHARE, _SECONDS_PER_BILLION[machine.precision]
+    seconds = max(1, math.ceil(spec.params_billion * per_billion))
+    return ModelFit(spec, memory, fits, seconds, machine)
+
+
+def recommend(fits: Iterable[ModelFit]) -> ModelFit | None:
+    """The default model where it fits a GPU; otherwise the fastest model that fits."""
+    fitting = [f for f in fits if f.fits]
+    for f in fitting:
+        if f.spec.name == DEFAULT_MODEL and f.machine.device == "cuda":
+            return f
+    return min(fitting, key=lambda f: f.seconds, default=None)
+
+
+def demo_available() -> bool:
+    return (catalog.demo_folder() / "config.json").is_file()
+
+
+class _DownloadWorker(QObject):
+    """Runs download_model on the dialog's worker thread; its slot runs off the GUI thread."""
+
+    progressed = Signal(object)  # DownloadProgress
+    finished = Signal(str)  # the installed folder
+    failed = Signal(str, str)  # message, DownloadError.kind
+
+    def __init__(self, cancel: threading.Event) -> None:
+        super().__init__()
+        self._cancel = cancel
+
+    @Slot(object)
+    def run(self, spec: ModelSpec) -> None:
+        """Worker thread: blocks until the download ends, fails or is cancelled."""
+        try:
+            folder = download_model(spec, progress=self.progressed.emit, cancel=self._cancel)
+        except DownloadError as error:
+            self.failed.emit(str(error), error.kind)
+        except Exception as error:  # noqa: BLE001 - the dialog must hear about every failure
+            self.failed.emit(f"The download failed: {error}.", "server")
+        else:
+            self.finished.emit(str(folder))
+
+
+class SetupDialog(QDialog):
+    """Choose the model on first run. `chosen_model` holds the result after accept()."""
+
+    model_chosen = Signal(str)
+    _download_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None, *, machine: Machine | None = None,
+                 models: Iterable[ModelSpec] | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Set up Lookaloud")
+        self.setAccessibleName("Set up Lookaloud")
+        self.chosen_model: str | None = None
+        self.machine = machine or detect_machine()
+        fits = [assess(spec, self.machine) for spec in (models if models is not None else CATALOG.values())]
+        self.recommended = recommend(fits)
+        # Fitting models first, each group in catalog order.
+        self.fits = sorted(fits, key=lambda f: not f.fits)
+        self._cancel = threading.Event()
+        self._thread: QThread | None = None
+        self._worker: _DownloadWorker | None = None
+        self._downloading: ModelSpec | None = None
+        self._last_decile = -1
+
+        intro = QLabel(
+            "Lookaloud needs a picture description model: download one, use a folder you already "
+            "have, or try the demo model. Nothing is downloaded until you press Download.")
+        intro.setWordWrap(True)
+
+        self.model_list = QListWidget()
+        self.model_list.setAccessibleName("Models")
+        self.model_list.setAccessibleDescription(
+            "Each model with its download size, the memory it needs, and its expected speed.")
+        self.model_list.setWordWrap(True)
+        for fit in self.fits:
+            item = QListWidgetItem(fit.sentence(fit is self.recommended))
+            item.setData(Qt.ItemDataRole.UserRole, fit.spec.name)
+            self.model_list.addItem(item)
+        list_label = QLabel("&Models for this computer:")
+        list_label.setBuddy(self.model_list)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setAccessibleName("Download progress")
+        self.progress_bar.setVisible(False)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        self.status_label.setAccessibleName("Status")
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard
+                                                  | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.announcer = Announcer(self)
+
+        self.download_button = QPushButton("&Download")
+        self.download_button.setAccessibleDescription("Downloads the model selected in the list.")
+        self.cancel_button = QPushButton("&Cancel download")
+        self.cancel_button.setEnabled(False)
+        self.folder_button = QPushButton("&Use a folder I already have...")
+        self.demo_button = QPushButton("&Try the demo model")
+        self.demo_button.setAccessibleDescription("A tiny model that only knows simple shapes, for trying Lookaloud.")
+        self.demo_button.setVisible(demo_available())
+        self.later_button = QPushButton("&Later")
+        self.later_button.setAccessibleDescription("Closes setup; Lookaloud will ask again next time.")
+        for button in (self.download_button, self.cancel_button, self.folder_button, self.demo_button,
+                       self.later_button):
+            button.setAutoDefault(False)
+            button.setAccessibleName(button.text().replace("&", "").rstrip("."))
+        self.download_button.setDefault(True)
+
+        buttons = QHBoxLayout()
+        for button in (self.download_button, self.cancel_button, self.folder_button, self.demo_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.later_button)
+        layout = QVBoxLayout(self)
+        for widget in (intro, list_label, self.model_list, self.progress_bar, self.status_label):
+            layout.addWidget(widget)
+        layout.addLayout(buttons)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 80)
+
+        self.download_button.clicked.connect(self.on_download_clicked)
+        self.cancel_button.clicked.connect(self.on_cancel_clicked)
+        self.folder_button.clicked.connect(self.on_folder_clicked)
+        self.demo_button.clicked.connect(self.on_demo_clicked)
+        self.later_button.clicked.connect(self.reject)
+
+        rows = [f.spec.name for f in self.fits]
+        start = rows.index(self.recommended.spec.name) if self.recommended else 0
+        self.model_list.setCurrentRow(start)
+        self.model_list.setFocus()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def selected_spec(self) -> ModelSpec | None:
+        row = self.model_list.currentRow()
+        return self.fits[row].spec if 0 <= row < len(self.fits) else None
+
+    def _say(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.announcer.announce(text)
+
+    def _choose(self, model: str) -> None:
+        self.chosen_model = model
+        self.model_chosen.emit(model)
+        self.accept()
+
+    def is_downloading(self) -> bool:
+        return self._downloading is not None
+
+    # -- download ------------------------------------------------------------------------------
+
+    @Slot()
+    def on_download_clicked(self) -> None:
+        spec = self.selected_spec()
+        if spec is None or self.is_downloading():
+            return
+        if self._thread is None:
+            self._thread = QThread(self)
+            self._thread.setObjectName("model-download")
+            self._worker = _DownloadWorker(self._cancel)
+            self._worker.moveToThread(self._thread)
+            self._worker.progressed.connect(self.on_download_progressed)
+            self._worker.finished.connect(self.on_download_finished)
+            self._worker.failed.connect(self.on_download_failed)
+            self._download_requested.connect(self._worker.run)
+            self._thread.start()
+        self._cancel.clear()
+        self._downloading = spec
+        self._last_decile = -1
+        self.progress_bar.setValue(0)
+        self.progress_bar.setVisible(True)
+        self.download_button.setEnabled(False)
+        self.folder_button.setEnabled(False)
+        self.demo_button.setEnabled(False)
+        self.model_list.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setFocus()
+        self._say(f"Downloading {spec.name}. Press Cancel download to stop; you can continue later.")
+        self._download_requested.emit(spec)
+
+    @Slot(object)
+    def on_download_progressed(self, p: DownloadProgress) -> None:
+        if self._downloading is None:
+            return
+        self.progress_bar.setValue(math.floor(p.percent))
+        line = format_progress(p)
+        self.progress_bar.setAccessibleDescription(line)
+        self.status_label.setText(f"Downloading {self._downloading.name}: {line}")
+        decile = math.floor(p.percent / 10)
+        if p.phase == "downloading" and decile > self._last_decile and decile < 10:
+            self._last_decile = decile
+            self.announcer.announce(line)
+
+    def _download_ended(self) -> ModelSpec | None:
+        spec, self._downloading = self._downloading, None
+        self.cancel_button.setEnabled(False)
+        for widget in (self.download_button, self.folder_button, self.demo_button, self.model_list):
+            widget.setEnabled(True)
+        return spec
+
+    @Slot(str)
+    def on_download_finished(self, folder: str) -> None:
+        spec = self._download_ended()
+        if spec is None:
+            return
+        self.progress_bar.setValue(100)
+        self._say(f"Download complete. Lookaloud will use {spec.name}.")
+        self._choose(spec.name)
+
+    @Slot(str, str)
+    def on_download_failed(self, message: str, kind: str) -> None:
+        self._download_ended()
+        self.download_button.setText("&Resume download")
+        self.download_button.setAccessibleName("Resume download")
+        if kind != "cancelled":
+            message += " Press Resume download to try again."
+        self._say(message)
+        self.download_button.setFocus()
+
+    @Slot()
+    def on_cancel_clicked(self) -> None:
+        if self.is_downloading():
+            self._cancel.set()
+            self.cancel_button.setEnabled(False)
+            self._say("Cancelling the download.")
+
+    # -- other choices -------------------------------------------------------------------------
+
+    @Slot()
+    def on_folder_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the folder that holds the model")
+        if not folder:
+            self.folder_button.setFocus()
+            return
+        try:
+            catalog.resolve(folder)
+        except (UnknownModelError, ValueError, OSError) as error:
+            self._say(str(error) if isinstance(error, UnknownModelError) else
+                      f"The folder {folder} does not hold a model Lookaloud can read.")
+            self.folder_button.setFocus()
+            return
+        self._choose(str(Path(folder)))
+
+    @Slot()
+    def on_demo_clicked(self) -> None:
+        self._choose(DEMO_MODEL)
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def done(self, result: int) -> None:
+        self._stop_thread()
+        super().done(result)
+
+    def _stop_thread(self) -> None:
+        # The download notices a cancel within about a second (download.py's read timeout).
+        if self._thread is None:
+            return
+        self._cancel.set()
+        self._thread.quit()
+        self._thread.wait()
+        self._thread = None
+        self._downloading = None
+
+
+def choose_model(parent: QWidget | None = None, **kwargs: object) -> str | None:
+    """Show setup modally; the chosen model (a name or a folder), or None for Later."""
+    dialog = SetupDialog(parent, **kwargs)  # type: ignore[arg-type]
+    try:
+        return dialog.chosen_model if dialog.exec() == QDialog.DialogCode.Accepted else None
+    finally:
+        dialog.deleteLater()

@@ -1,0 +1,224 @@
+"""First-run model setup, as a keyboard and screen reader user meets it: every control named and
+reachable with Tab, Escape closes, nothing downloaded until Download is pressed, a download from
+a local fake hub with progress shown and announced, cancel and resume, a damaged file reported
+as a sentence, a folder the user already has, and the demo model."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QWidget
+
+from desktop_app.vision import catalog
+from desktop_app.vision.catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
+from desktop_app.ui import setup_dialog
+from desktop_app.ui.setup_dialog import Machine, SetupDialog, assess, recommend
+from tests.app.keyboard import focus_chain, focusable_widgets
+from tests import fakehub
+from tests.fakehub import FakeHub
+
+LAPTOP = Machine(ram_gb=16.0, native_bf16=True)
+SIZE = 400_000
+
+
+def tiny_spec(repo_id: str = "test/tiny-describer") -> ModelSpec:
+    return ModelSpec("tiny-describer", BLIP2_OPT, "A tiny model for tests.", repo_id,
+                     download_mb=1, params_billion=0.001)
+
+
+def publish(hub: FakeHub, repo_id: str = "test/tiny-describer") -> None:
+    hub.add_commit(repo_id, {"config.json": json.dumps({"model_type": "blip-2"}).encode(),
+                             "model.safetensors": random.Random(1).randbytes(SIZE)})
+
+
+@pytest.fixture
+def fake_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    yield from fakehub.serve(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def dialog_setup(qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A shown setup dialog listing the catalog plus the tiny test model, with its
+    announcements recorded (they still go to the real Announcer)."""
+    monkeypatch.setattr(catalog, "demo_folder", lambda: tmp_path / "no-demo")
+
+    def make(models=None) -> SetupDialog:
+        dialog = SetupDialog(machine=LAPTOP, models=models if models is not None else
+                             [tiny_spec(), *CATALOG.values()])
+        dialog.announced = []  # type: ignore[attr-defined]
+        real = dialog.announcer.announce
+
+        def spy(text: str) -> None:
+            dialog.announced.append(text)  # type: ignore[attr-defined]
+            real(text)
+
+        dialog.announcer.announce = spy  # type: ignore[method-assign]
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.activateWindow()
+        qtbot.waitExposed(dialog)
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+        return dialog
+
+    return make
+
+
+def select(dialog: SetupDialog, name: str) -> None:
+    rows = [f.spec.name for f in dialog.fits]
+    dialog.model_list.setCurrentRow(rows.index(name))
+
+
+def press(qtbot, widget: QWidget) -> None:
+    """Keyboard only: focus the button and press Space."""
+    widget.setFocus()
+    qtbot.keyClick(widget, Qt.Key.Key_Space)
+
+
+def test_every_control_is_named_reachable_by_tab_and_escape_closes(qtbot, dialog_setup, fake_hub) -> None:
+    dialog = dialog_setup()
+    assert QApplication.focusWidget() is dialog.model_list  # focus placed on open
+    assert "recommended" in dialog.model_list.currentItem().text()
+    controls = focusable_widgets(dialog)
+    assert controls, "the dialog has no focusable controls"
+    for widget in controls:
+        assert widget.accessibleName().strip(), f"{widget!r} has no accessible name"
+    visited = focus_chain(qtbot, dialog)
+    assert set(visited) == set(controls)
+    assert visited[0] is dialog.model_list
+    buddies = [label.buddy() for label in dialog.findChildren(QLabel) if label.buddy() is not None]
+    assert dialog.model_list in buddies
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+    assert dialog.result() == QDialog.DialogCode.Rejected and not dialog.isVisible()
+    assert fake_hub.requests == []  # looking at the dialog downloads nothing
+
+
+def test_models_show_size_memory_fit_and_an_estimated_speed(dialog_setup, fake_hub) -> None:
+    dialog = dialog_setup(list(CATALOG.values()))
+    texts = [dialog.model_list.item(i).text() for i in range(dialog.model_list.count())]
+    big = next(t for t in texts if t.startswith("blip2-flan-t5-xxl"))
+    assert "Download 47.6 gigabytes" in big and "Too big for this computer's 16 gigabytes" in big
+    small = next(t for t in texts if t.startswith("blip-base-pair"))
+    assert "recommended" in small and "Fits this computer" in small
+    assert "seconds per description on this computer (an estimate)" in small
+    assert texts.index(small) < texts.index(big)  # models that fit come first
+    assert fake_hub.requests == []
+
+
+def test_recommendation_follows_the_machine() -> None:
+    specs = list(CATALOG.values())
+    gpu = Machine(ram_gb=32, gpu_name="Test GPU", gpu_gb=24)
+    assert recommend(assess(s, gpu) for s in specs).spec.name == DEFAULT_MODEL
+    small_cpu = Machine(ram_gb=6)
+    fit = {s.name: assess(s, small_cpu) for s in specs}
+    assert not fit[DEFAULT_MODEL].fits
+    assert recommend(fit.values()).spec.name == "blip-base-pair"
+    assert fit[DEFAULT_MODEL].seconds > assess(CATALOG[DEFAULT_MODEL], gpu).seconds
+    assert recommend(assess(s, Machine(ram_gb=1)) for s in specs) is None
+
+
+def test_download_shows_and_announces_progress_then_chooses_the_model(qtbot, dialog_setup, fake_hub) -> None:
+    publish(fake_hub)
+    fake_hub.throttle_bps = 400_000  # about a second: several progress events
+    dialog = dialog_setup()
+    select(dialog, "tiny-describer")
+    with qtbot.waitSignal(dialog.model_chosen, timeout=20_000) as chosen:
+        press(qtbot, dialog.download_button)
+        assert dialog.is_downloading() and dialog.progress_bar.isVisible()
+        assert QApplication.focusWidget() is dialog.cancel_button
+    assert chosen.args == ["tiny-describer"]
+    assert dialog.result() == QDialog.DialogCode.Accepted and dialog.chosen_model == "tiny-describer"
+    assert dialog.progress_bar.value() == 100
+    percents = [t for t in dialog.announced if "percent" in t]
+    assert percents and percents[0].startswith("0 percent")
+    assert len(percents) <= 10  # one per ten percent at most, not a flood
+    assert dialog.announced[-1] == "Download complete. Lookaloud will use tiny-describer."
+    assert setup_dialog.download_model.__module__ == "desktop_app.vision.download"
+    from desktop_app.vision.download import installed_path
+
+    assert installed_path(tiny_spec()) is not None
+
+
+def test_cancel_then_download_again_resumes(qtbot, dialog_setup, fake_hub) -> None:
+    publish(fake_hub)
+    fake_hub.throttle_bps = 100_000
+    dialog = dialog_setup()
+    select(dialog, "tiny-describer")
+    press(qtbot, dialog.download_button)
+    qtbot.waitUntil(lambda: dialog.progress_bar.value() >= 10, timeout=10_000)
+    press(qtbot, dialog.cancel_button)
+    qtbot.waitUntil(lambda: not dialog.is_downloading(), timeout=10_000)
+    assert "cancelled" in dialog.status_label.text()
+    assert dialog.download_button.text().replace("&", "") == "Resume download"
+    assert QApplication.focusWidget() is dialog.download_button
+    assert dialog.isVisible() and dialog.chosen_model is None
+
+    fake_hub.throttle_bps = None
+    with qtbot.waitSignal(dialog.model_chosen, timeout=20_000):
+        press(qtbot, dialog.download_button)
+    ranges = [r for p, r in fake_hub.file_requests() if p.startswith("/cdn/") and r]
+    assert ranges and int(ranges[-1].split("=")[1].split("-")[0]) > 0  # continued, not restarted
+
+
+def test_a_damaged_file_is_reported_as_a_sentence_and_retried(qtbot, dialog_setup, fake_hub) -> None:
+    publish(fake_hub)
+    fake_hub.corrupt.add("model.safetensors")
+    dialog = dialog_setup()
+    select(dialog, "tiny-describer")
+    press(qtbot, dialog.download_button)
+    qtbot.waitUntil(lambda: not dialog.is_downloading(), timeout=20_000)
+    message = dialog.status_label.text()
+    assert message.startswith("The file model.safetensors arrived damaged")
+    assert message.endswith("Press Resume download to try again.")
+    assert dialog.announced[-1] == message and dialog.chosen_model is None
+
+    fake_hub.corrupt.clear()
+    with qtbot.waitSignal(dialog.model_chosen, timeout=20_000):
+        press(qtbot, dialog.download_button)
+
+
+def test_closing_during_a_download_stops_it(qtbot, dialog_setup, fake_hub) -> None:
+    publish(fake_hub)
+    fake_hub.throttle_bps = 50_000
+    dialog = dialog_setup()
+    select(dialog, "tiny-describer")
+    press(qtbot, dialog.download_button)
+    qtbot.waitUntil(lambda: dialog.progress_bar.value() >= 1, timeout=10_000)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and dialog.chosen_model is None
+    from desktop_app.vision.download import installed_path
+
+    assert installed_path(tiny_spec()) is None
+
+
+def test_a_folder_that_is_not_a_model_is_explained_and_a_model_folder_is_chosen(
+        qtbot, dialog_setup, fake_hub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    answers = [str(tmp_path / "holiday-photos"), str(tmp_path / "my-blip2")]
+    (tmp_path / "holiday-photos").mkdir()
+    (tmp_path / "my-blip2").mkdir()
+    (tmp_path / "my-blip2" / "config.json").write_text(json.dumps({"model_type": "blip-2"}))
+    # The platform's folder picker cannot be driven here; it answers with these folders.
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: answers.pop(0))
+    dialog = dialog_setup()
+    press(qtbot, dialog.folder_button)
+    assert dialog.status_label.text().startswith(f"The folder {tmp_path / 'holiday-photos'} does not hold")
+    assert dialog.isVisible() and QApplication.focusWidget() is dialog.folder_button
+    press(qtbot, dialog.folder_button)
+    assert dialog.chosen_model == str(tmp_path / "my-blip2")
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert fake_hub.requests == []
+
+
+def test_demo_model_is_offered_only_when_it_is_installed(qtbot, dialog_setup, fake_hub,
+                                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert not dialog_setup().demo_button.isVisible()
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "config.json").write_text(json.dumps({"model_type": "blip-2"}))
+    monkeypatch.setattr(catalog, "demo_folder", lambda: tmp_path / "demo")
+    dialog = dialog_setup()
+    assert dialog.demo_button.isVisible()
+    press(qtbot, dialog.demo_button)
+    assert dialog.chosen_model == DEMO_MODEL and fake_hub.requests == []
