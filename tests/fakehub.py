@@ -35,7 +35,7 @@ LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack
 
 
 def git_blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id, not a security hash
 
 
 @dataclass
@@ -90,7 +90,7 @@ class FakeHub:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> FakeHub:
+    def __enter__(self) -> FakeHub:  # noqa: PYI034 - typing.Self needs Python 3.11
         self._thread.start()
         return self
 
@@ -114,7 +114,7 @@ class FakeHub:
         """Publish a commit holding `files` (or a folder's files) and move `branch` to it."""
         if isinstance(files, Path):
             files = {p.relative_to(files).as_posix(): p.read_bytes() for p in sorted(files.rglob("*")) if p.is_file()}
-        sha = sha or hashlib.sha1(uuid.uuid4().bytes).hexdigest()  # noqa: S324 - a commit id shape
+        sha = sha or hashlib.sha1(uuid.uuid4().bytes).hexdigest()  # only the shape of a commit id
         repo = self.repos.setdefault(repo_id, Repo())
         repo.commits[sha] = Commit(sha, dict(files))
         repo.refs[branch] = sha
@@ -151,10 +151,10 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:  # quiet test output
             pass
 
-        def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+        def do_HEAD(self) -> None:  # http.server's naming
             self._route(body=False)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._route(body=True)
 
         def _route(self, body: bool) -> None:
@@ -284,10 +284,9 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def fake_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    """A running FakeHub that huggingface_hub talks to, with this test's own hub cache and
-    Lookaloud data folder (import this fixture into a test module to use it)."""
+def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """Run a FakeHub that huggingface_hub talks to (in this process and in child processes),
+    with this test's own hub cache and Lookaloud data folder. Yield from it in a fixture."""
     from huggingface_hub import constants
 
     with FakeHub() as hub:

@@ -40,7 +40,7 @@ class _Row:
     kind: str  # "vision", "demo" or "speech"
     good_for: str
     download_mb: int | None  # None: comes with Lookaloud
-    memory_gb: float
+    memory_gb: float | None  # None: unknown
     installed: bool
     path: Path | None
 
@@ -83,7 +83,7 @@ def _rows(precision: str) -> list[_Row]:
         demo = catalog.resolve(catalog.DEMO_MODEL)
     except catalog.UnknownModelError:
         rows.append(_Row(catalog.DEMO_MODEL, "demo", "A tiny demo model that knows simple coloured shapes; "
-                         "it is not included in this copy.", None, 0.0, False, None))
+                         "it is not included in this copy.", None, None, False, None))
     else:
         folder = Path(demo.folder or catalog.demo_folder())
         demo = replace(demo, params_billion=_demo_params(folder))
@@ -117,7 +117,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     header = ("Name", "Download", f"Memory ({args.precision})", "Installed", "Good for")
     table = [header] + [(r.name, _size(r.download_mb),
-                         f"{r.memory_gb:.1f} GB",
+                         f"{r.memory_gb:.1f} GB" if r.memory_gb is not None else "unknown",
                          "yes" if r.installed else "no", r.good_for) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:

@@ -345,7 +345,7 @@ def _plan(repo_id: str, revision: str, allow_patterns: Sequence[str], dest_dir: 
     try:
         info = HfApi(endpoint=_endpoint()).model_info(repo_id, revision=pinned or revision or "main",
                                                       files_metadata=True)
-    except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
+    except Exception as error:
         raise _translate(error, repo_id) from error
     commit = info.sha or pinned
     if not commit:
@@ -485,12 +485,12 @@ def _fetch_file(f: _File, meter: _Meter, cancel: threading.Event | None) -> None
                         raise DownloadCancelled() from error
                     continue
             raise _translate(error, f.repo_id) from error
-        except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
+        except Exception as error:
             raise _translate(error, f.repo_id) from error
 
 
 def _git_blob_id(path: Path) -> str:
-    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())  # noqa: S324 - git's object id
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())  # git's object id, not a security hash
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
@@ -666,10 +666,10 @@ def format_progress(p: DownloadProgress) -> str:
 
 def spoken_duration(seconds: float) -> str:
     """"3 minutes", "1 hour 5 minutes": for progress lines and speech."""
-    seconds = int(math.ceil(seconds))
+    seconds = math.ceil(seconds)
     if seconds < 60:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = int(round(seconds / 60))
+    minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
     hours, minutes = divmod(minutes, 60)

@@ -12,17 +12,24 @@ import random
 import threading
 import time
 from collections import namedtuple
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from desktop_app.vision import download
 from desktop_app.vision.catalog import BLIP2_OPT, BLIP_PAIR, ModelSpec
-from tests.fakehub import FakeHub, fake_hub  # noqa: F401 - fake_hub is a fixture
+from tests import fakehub
+from tests.fakehub import FakeHub
 from tests.vision import tiny_models
 
 Usage = namedtuple("Usage", "total used free")
 BIG = 600_000  # bytes of the synthetic weights file: a few seconds at the throttled speeds
+
+@pytest.fixture
+def fake_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    yield from fakehub.serve(tmp_path, monkeypatch)
+
 
 
 @pytest.fixture(scope="module")
