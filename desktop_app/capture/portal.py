@@ -26,14 +26,16 @@ REQUEST_INTERFACE = "org.freedesktop.portal.Request"
 SCREENSHOT_INTERFACE = "org.freedesktop.portal.Screenshot"
 
 RESPONSE_SUCCESS, RESPONSE_CANCELLED, RESPONSE_OTHER = 0, 1, 2
+NO_PORTAL = "Lookaloud cannot take screenshots on this desktop, because the desktop portal is missing."
 
 
 class PortalError(Exception):
     """A portal call failed; `code` is the Response code when the portal answered."""
 
-    def __init__(self, message: str, code: int | None = None) -> None:
+    def __init__(self, message: str, code: int | None = None, missing: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.missing = missing  # no portal, or one without this interface
 
 
 def new_token() -> str:
@@ -89,7 +91,7 @@ class PortalConnection:
         """Calls `method` with the body `make_body(handle_token)` and waits for its Response.
 
         Returns the results on success; raises PortalError with the code otherwise."""
-        from jeepney import DBusAddress, MatchRule, MessageType, new_method_call
+        from jeepney import DBusAddress, HeaderFields, MatchRule, MessageType, new_method_call
 
         token = new_token()
         path = request_path(self.unique_name, token)
@@ -104,7 +106,9 @@ class PortalConnection:
             except TimeoutError as exc:
                 raise PortalError("The desktop portal did not answer.") from exc
             if reply.header.message_type == MessageType.error:
-                raise PortalError(f"The desktop portal refused {method}: {reply.body}")
+                error_name = str(reply.header.fields.get(HeaderFields.error_name, ""))
+                missing = error_name.rsplit(".", 1)[-1] in ("ServiceUnknown", "UnknownInterface", "UnknownMethod")
+                raise PortalError(f"The desktop portal refused {method}: {error_name}", missing=missing)
             try:
                 signal = self.connection.recv_until_filtered(queue, timeout=timeout)
             except TimeoutError as exc:
@@ -124,7 +128,7 @@ def screenshot(timeout: float = 60.0) -> Image.Image:
     try:
         portal = PortalConnection()
     except PortalError as exc:
-        raise CaptureError("Lookaloud cannot take screenshots on this desktop, because the desktop portal is missing.") from exc
+        raise CaptureError(NO_PORTAL) from exc
     try:
         results = portal.request(
             SCREENSHOT_INTERFACE,
@@ -134,6 +138,8 @@ def screenshot(timeout: float = 60.0) -> Image.Image:
             timeout=timeout,
         )
     except PortalError as exc:
+        if exc.missing:
+            raise CaptureError(NO_PORTAL) from exc
         if exc.code == RESPONSE_CANCELLED:
             raise CaptureError("The screenshot was cancelled or not allowed.") from exc
         raise CaptureError("The desktop did not let Lookaloud take a screenshot.") from exc

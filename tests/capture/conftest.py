@@ -37,15 +37,15 @@ class BlocksWindow(QWidget):
 
 
 @pytest.fixture
-def blocks_window(qtbot) -> Callable[[int, int, int, int], BlocksWindow]:  # type: ignore[no-untyped-def]
+def blocks_window(qtbot) -> Callable[..., BlocksWindow]:  # type: ignore[no-untyped-def]
     """Shows a BlocksWindow with its content at (x, y), w x h, active, and waits until the X
-    server holds its pixels."""
+    server holds its pixels. `frameless` for one that covers the whole screen."""
     from desktop_app.capture.screen import Rect, grab
 
     shown: list[BlocksWindow] = []  # qtbot holds widgets weakly; the test may drop its reference
 
-    def show(x: int, y: int, w: int, h: int) -> BlocksWindow:
-        window = BlocksWindow()
+    def show(x: int, y: int, w: int, h: int, frameless: bool = False) -> BlocksWindow:
+        window = BlocksWindow(None, Qt.WindowType.FramelessWindowHint if frameless else Qt.WindowType.Window)
         shown.append(window)
         window.setWindowTitle("Colour blocks")
         qtbot.addWidget(window)

@@ -1,0 +1,74 @@
+"""The region overlay driven the way a user drives it, with real key presses and mouse
+drags (xdotool through the X server): the accepted rectangle, what is spoken, the picture."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+import pytest
+from conftest import BLUE, RED
+from PySide6.QtCore import QRect
+
+from desktop_app.ui.region_overlay import HELP, RegionOverlay
+
+
+@pytest.fixture
+def overlay(qtbot, blocks_window) -> RegionOverlay:  # type: ignore[no-untyped-def]
+    """An open overlay over the 1280x800 test screen, with colour blocks under it."""
+    blocks_window(0, 0, 1280, 800, frameless=True)
+    widget = RegionOverlay()
+    qtbot.addWidget(widget)
+    widget.spoken_log = []  # type: ignore[attr-defined]
+    widget.spoken.connect(widget.spoken_log.append)  # type: ignore[attr-defined]
+    widget.open()
+    qtbot.waitExposed(widget)
+    qtbot.waitUntil(widget.isActiveWindow)
+    return widget
+
+
+def xdotool(*args: str) -> Callable[[], None]:
+    return lambda: subprocess.run(["xdotool", *args], check=True)
+
+
+def test_arrows_move_shift_arrows_resize_enter_accepts(qtbot, overlay: RegionOverlay) -> None:  # type: ignore[no-untyped-def]
+    assert overlay.spoken_log[0].startswith(HELP)  # type: ignore[attr-defined]
+    assert overlay.spoken_log[0].endswith("640 by 400, 320 from the left, 200 from the top.")  # type: ignore[attr-defined]
+    with qtbot.waitSignal(overlay.accepted, timeout=5000) as accepted:
+        xdotool("key", "--delay", "20", "Right", "Down", "shift+Right", "shift+Right", "ctrl+Left", "Return")()
+    assert accepted.args == [QRect(339, 220, 680, 400)]
+    assert "660 by 400, 340 from the left, 220 from the top." in overlay.spoken_log  # type: ignore[attr-defined]
+    assert overlay.spoken_log[-1] == "Region chosen, 680 by 400."  # type: ignore[attr-defined]
+    # The picture is the screen as it was, not the overlay: red left of x=640, blue right of it.
+    image = overlay.selected_image
+    assert image is not None and image.size == (680, 400)
+    assert image.getpixel((640 - 339 - 5, 10)) == RED and image.getpixel((640 - 339 + 5, 10)) == BLUE
+    assert not overlay.isVisible()
+
+
+def test_number_keys_choose_quarters_and_letters_halves(qtbot, overlay: RegionOverlay) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(overlay.accepted, timeout=5000) as accepted:
+        xdotool("key", "--delay", "20", "2", "Return")()
+    assert accepted.args == [QRect(640, 0, 640, 400)]
+    assert "640 by 400, the top right quarter." in overlay.spoken_log  # type: ignore[attr-defined]
+    overlay.open()
+    qtbot.waitUntil(overlay.isActiveWindow)
+    with qtbot.waitSignal(overlay.accepted, timeout=5000) as accepted:
+        xdotool("key", "--delay", "20", "b", "Return")()
+    assert accepted.args == [QRect(0, 400, 1280, 400)]
+
+
+def test_escape_cancels(qtbot, overlay: RegionOverlay) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.assertNotEmitted(overlay.accepted), qtbot.waitSignal(overlay.cancelled, timeout=5000):
+        xdotool("key", "Escape")()
+    assert overlay.spoken_log[-1] == "Region selection cancelled."  # type: ignore[attr-defined]
+    assert not overlay.isVisible()
+
+
+def test_mouse_drag_chooses_the_dragged_rectangle(qtbot, overlay: RegionOverlay) -> None:  # type: ignore[no-untyped-def]
+    xdotool("mousemove", "600", "300", "mousedown", "1", "mousemove", "650", "340", "mousemove", "700", "380",
+            "mouseup", "1")()
+    qtbot.waitUntil(lambda: "100 by 80, 600 from the left, 300 from the top." in overlay.spoken_log)  # type: ignore[attr-defined]
+    with qtbot.waitSignal(overlay.accepted, timeout=5000) as accepted:
+        xdotool("key", "Return")()
+    assert accepted.args == [QRect(600, 300, 100, 80)]
