@@ -21,7 +21,7 @@ MAX_PHOTO_TEXT_CHARS = 120
 # Openings BLIP-2 puts on screen captions that say nothing about the content.
 _FILLER = re.compile(
     r"^(?:(?:a|an|the)\s+)?(?:screenshot|screen\s*shot|screen|computer\s+screen|image|picture|photo)"
-    r"(?:\s+of)?(?:\s+(?:a|an|the))?\s*",
+    r"(?:\s+of)?\s*",
     re.IGNORECASE,
 )
 _EMPTY_CAPTIONS = {
@@ -63,7 +63,7 @@ def hedge_caption(caption: str, kind: PictureKind) -> str:
             break
         stripped = shorter
     stripped = re.sub(r"^(?:showing|with|that says|displaying)\s+", "", stripped, flags=re.IGNORECASE)
-    if stripped.lower() in _EMPTY_CAPTIONS or len(stripped) < 3:
+    if re.sub(r"^(?:a|an|the)\s+", "", stripped.lower()) in _EMPTY_CAPTIONS or len(stripped) < 3:
         return ""
     if stripped != text and not re.match(r"^(?:a|an|the|some)\s", stripped, re.IGNORECASE):
         stripped = f"a {stripped}" if not stripped[0].isdigit() else stripped

@@ -5,9 +5,10 @@ Two steps, both on boxes only (engine-independent):
 1. Lines become blocks when each sits just below the previous one, overlaps it sideways and
    has about the same height (so a large title does not join the paragraph under it).
 2. Blocks are ordered by recursive XY-cut: split at a vertical gutter that no block crosses
-   (columns, read left to right) and failing that at a horizontal gap (read top to bottom).
-   Columns are tried first so that paragraph gaps that happen to line up across two columns
-   do not interleave them.
+   (columns, read left to right) and failing that at horizontal gaps (bands, read top to
+   bottom). Neighbouring bands that share a gutter are kept together, so that paragraph gaps
+   that happen to line up across two columns under a full-width title do not interleave the
+   columns. (A form of label/value rows therefore reads labels first, then values.)
 """
 
 from __future__ import annotations
@@ -76,7 +77,15 @@ def _xy_cut(blocks: list[OcrBlock]) -> list[OcrBlock]:
         return [b for column in columns for b in _xy_cut(column)]
     rows = _split(blocks, lambda b: b.box.top, lambda b: b.box.bottom, 1)
     if len(rows) > 1:
-        return [b for row in rows for b in _xy_cut(row)]
+        bands: list[list[OcrBlock]] = [rows[0]]
+        for row in rows[1:]:
+            merged = bands[-1] + row
+            if len(_split(merged, lambda b: b.box.left, lambda b: b.box.right, unit)) > 1:
+                bands[-1] = merged
+            else:
+                bands.append(row)
+        if len(bands) > 1:
+            return [b for band in bands for b in _xy_cut(band)]
     return sorted(blocks, key=lambda b: (b.box.top, b.box.left))
 
 

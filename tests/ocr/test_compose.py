@@ -1,0 +1,58 @@
+"""The spoken description: screens lead with their title and first lines under a hedged
+caption; photos lead with the caption and then say what text is in them."""
+
+from __future__ import annotations
+
+from desktop_app.ocr import OcrBlock, OcrLine, OcrResult, PictureKind, compose_description
+from desktop_app.ocr.compose import hedge_caption
+from desktop_app.ocr.engine import Box
+
+
+def _result(*lines: tuple[str, int, int]) -> OcrResult:
+    """Lines as (text, top, height), one block each, in the order given."""
+    blocks = [OcrBlock([OcrLine(t, Box(10, top, 400, top + h), 0.9)]) for t, top, h in lines]
+    return OcrResult(blocks, engine="test", language="en", image_size=(800, 600))
+
+
+SETTINGS = _result(
+    ("Sound Settings", 10, 30),
+    ("Output device: Speakers", 80, 14),
+    ("Volume: 70 percent", 100, 14),
+    ("Mute when locked", 120, 14),
+    ("Reset to defaults", 140, 14),
+)
+
+
+def test_screenshot_says_title_then_first_lines_then_points_to_read_text() -> None:
+    text = compose_description("a screenshot of a settings window", PictureKind.SCREENSHOT, SETTINGS)
+    assert text == (
+        "Probably a settings window. The title is: Sound Settings. "
+        "It says: Output device: Speakers Volume: 70 percent Mute when locked. Use Read text for the rest."
+    )
+
+
+def test_an_empty_screen_caption_is_replaced_by_the_kind() -> None:
+    text = compose_description("a screenshot of a computer screen", PictureKind.DOCUMENT, SETTINGS)
+    assert text.startswith("A document. The title is: Sound Settings.")
+
+
+def test_short_screen_text_does_not_point_to_read_text() -> None:
+    text = compose_description("a dialog box", PictureKind.SCREENSHOT, _result(("Saved", 10, 20), ("OK", 50, 14)))
+    assert text == "Probably a dialog box. The title is: Saved. It says: OK."
+
+
+def test_screenshot_without_text_says_so() -> None:
+    empty = OcrResult([], "test", "en", (800, 600))
+    assert compose_description("", PictureKind.SCREENSHOT, empty) == "A screenshot. No text was found in it."
+
+
+def test_photo_keeps_its_caption_and_adds_the_text_found() -> None:
+    text = compose_description("a red stop sign on a street corner", PictureKind.PHOTO, _result(("STOP", 200, 40)))
+    assert text == "A red stop sign on a street corner. There is text: STOP."
+    assert compose_description("a dog on a beach", PictureKind.PHOTO, None) == "A dog on a beach."
+
+
+def test_hedging_strips_what_blip2_says_about_every_screen() -> None:
+    assert hedge_caption("a screenshot of the login page", PictureKind.SCREENSHOT) == "Probably the login page."
+    assert hedge_caption("a computer screen showing a spreadsheet", PictureKind.SCREENSHOT) == "Probably a spreadsheet."
+    assert hedge_caption("a screenshot of a website", PictureKind.SCREENSHOT) == ""

@@ -1,0 +1,64 @@
+"""Every OCR engine keeps the same contract: lines of known text come back with boxes where
+they were drawn, a blank picture gives no lines, and languages it cannot read are refused with
+a sentence, never a crash."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from desktop_app.ocr import OcrError, read_text
+from desktop_app.ocr.engine import choose_engine, prepare
+from tests.ocr.conftest import char_accuracy
+from tests.ocr.pictures import font_path, make_screenshot
+
+
+def _two_lines() -> tuple[Image.Image, list[str]]:
+    image = Image.new("RGB", (560, 120), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(str(font_path("DejaVu Sans")), 16)
+    texts = ["Your changes have been saved.", "Press Enter to close this window."]
+    draw.text((20, 20), texts[0], font=font, fill="black")
+    draw.text((20, 70), texts[1], font=font, fill="black")
+    return image, texts
+
+
+def test_engine_reads_lines_with_their_boxes(engine) -> None:  # type: ignore[no-untyped-def]
+    image, texts = _two_lines()
+    result = read_text(image, engine=engine.name)
+    assert result.engine == engine.name
+    assert [line.box.top < 60 for line in result.lines] == [True, False]
+    for line, expected in zip(result.lines, texts):
+        assert char_accuracy(expected, line.text) > 0.9, line.text
+        assert 0 <= line.box.left < 40 and line.box.right <= 560
+        assert 0 < line.confidence <= 1
+
+
+def test_engine_finds_no_text_in_a_blank_picture(engine) -> None:  # type: ignore[no-untyped-def]
+    result = read_text(Image.new("RGB", (300, 200), (240, 240, 240)), engine=engine.name)
+    assert result.blocks == [] and result.text == ""
+
+
+def test_engine_refuses_a_language_it_cannot_read(engine) -> None:  # type: ignore[no-untyped-def]
+    assert not engine.supports("xx")
+    with pytest.raises(OcrError, match=r"\.$"):
+        engine.recognize(Image.new("L", (50, 50), 255), "xx")
+
+
+def test_unknown_language_is_one_spoken_sentence() -> None:
+    with pytest.raises(OcrError) as caught:
+        choose_engine("xx")
+    message = str(caught.value)
+    assert message.endswith(".") and "\n" not in message
+
+
+def test_small_dark_interface_text_is_enlarged_and_read() -> None:
+    shot = make_screenshot("Mail - Inbox", size=10, dark=True, width=700, height=300, lines_per_column=4)
+    prepared, scale = prepare(shot.image, line_height=32)
+    assert scale >= 2
+    # Dark mode is turned into dark text on light before recognition.
+    assert prepared.getpixel((prepared.width - 1, prepared.height - 1)) > 200
+    result = read_text(shot.image)
+    assert char_accuracy(shot.text, result.text) > 0.95, result.text
+    # Boxes are in the caller's pixels, not the enlarged picture's.
+    assert max(line.box.right for line in result.lines) <= 700
