@@ -13,12 +13,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QWidget
 
-from desktop_app.vision import catalog
-from desktop_app.vision.catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
 from desktop_app.ui import setup_dialog
 from desktop_app.ui.setup_dialog import Machine, SetupDialog, assess, recommend
-from tests.app.keyboard import focus_chain, focusable_widgets
+from desktop_app.vision import catalog
+from desktop_app.vision.catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
 from tests import fakehub
+from tests.app.keyboard import focus_chain, focusable_widgets
 from tests.fakehub import FakeHub
 
 LAPTOP = Machine(ram_gb=16.0, native_bf16=True)
