@@ -26,11 +26,20 @@ from desktop_app.speech.screenreader import (
     detect_screen_reader,
     screen_reader_speaker,
 )
-from desktop_app.speech.tts import Priority, OwnVoiceSpeaker, SilentSpeaker, Speaker, SpeechListener
+from desktop_app.speech.tts import (
+    OwnVoiceSpeaker,
+    Priority,
+    SilentSpeaker,
+    Speaker,
+    SpeechEvent,
+    SpeechListener,
+    VoiceInfo,
+)
 
 Mode = Literal["voice", "screen_reader", "both"]
 
 NO_SCREEN_READER_MESSAGE = "No screen reader is running, so Lookaloud will use its own voice."
+NO_SOUND_MESSAGE = "Lookaloud could not play its voice because no sound device answered."
 
 
 def no_engine_message() -> str:
@@ -62,7 +71,9 @@ class SpeechOutput:
 
     `announce` is the Qt accessibility announcement (used when a screen reader cannot be
     reached directly); `notify` receives each notice for the window (status line), on the
-    caller's thread. `screen_reader` overrides detection (None = none running).
+    caller's thread or, for a sound failure, on the speech thread: hop to the GUI thread.
+    `screen_reader` overrides detection (None = none running); `own_voice` and
+    `reader_speaker` override how speakers are made.
     """
 
     def __init__(
@@ -83,6 +94,7 @@ class SpeechOutput:
         self.notify = notify
         self.listener = listener
         self.notices: list[str] = []
+        self.failures = 0  # utterances the own voice could not play
         self._own_voice_factory = own_voice or self._make_own_voice
         self._reader_factory = reader_speaker or (lambda kind: screen_reader_speaker(kind, announce=announce))
         self._own: Speaker | None = None
@@ -103,7 +115,17 @@ class SpeechOutput:
     def _make_own_voice(self) -> Speaker | None:
         if not OwnVoiceSpeaker.check():
             return None
-        return OwnVoiceSpeaker(self.audio_out, listener=self.listener)
+        return OwnVoiceSpeaker(self.audio_out, listener=self._on_speech_event)
+
+    def _on_speech_event(self, event: SpeechEvent, text: str) -> None:
+        """Runs on the own voice's thread."""
+        if event is SpeechEvent.FAILED:
+            self.failures += 1
+            if self.failures == 1:  # say it once, not after every sentence
+                self.status_message = NO_SOUND_MESSAGE
+                self._tell(NO_SOUND_MESSAGE)
+        if self.listener is not None:
+            self.listener(event, text)
 
     def _own_voice(self) -> Speaker | None:
         if not self._own_tried:
@@ -166,7 +188,8 @@ class SpeechOutput:
     def wait_until_done(self, timeout: float | None = None) -> bool:
         return all(s.wait_until_done(timeout) for s in self.speakers)
 
-    def voices(self) -> list:
+    def voices(self) -> list[VoiceInfo]:
+        """The own voice's voices, for the settings dialog (waits for the engine to start)."""
         own = self._own_voice()
         return own.voices() if own is not None else []
 
@@ -197,18 +220,22 @@ def speak_and_wait(
     *,
     timeout: float | None = None,
     output: SpeechOutput | None = None,
-) -> bool:
+) -> str | None:
     """Say text and return once it has been said (for `lookaloud describe --speak`).
 
-    Returns False when nothing could say it; then `no_engine_message()` tells the user why.
-    Ctrl+C during speech stops the voice at once before the KeyboardInterrupt goes on.
+    Returns None when it was said, else one sentence for the user saying why not (no speech
+    engine and how to install one, or no sound device). Ctrl+C stops the voice at once
+    before the KeyboardInterrupt goes on.
     """
     out = output or SpeechOutput(settings or SpeechSettings(), announce=None)
     try:
         if all(isinstance(s, SilentSpeaker) for s in out.speakers):
-            return False
+            return out.status_message or no_engine_message()
+        failures = out.failures
         out.speak(text, Priority.NORMAL)
-        return out.wait_until_done(timeout)
+        if not out.wait_until_done(timeout):
+            return "Lookaloud stopped speaking because it took too long."
+        return out.status_message if out.failures != failures else None
     finally:
         if output is None:
             out.close()
