@@ -1,0 +1,70 @@
+"""Real windows on the session's Xvfb, captured with mss and read back: what a user hears for
+Read text and for Describe on an application window."""
+
+from __future__ import annotations
+
+import mss
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from desktop_app.ocr import PictureKind, classify_picture, compose_description, read_text
+from tests.ocr.conftest import char_accuracy
+
+TITLE = "Printer Settings"
+BODY = ["Choose the paper size and the number of copies.", "Changes apply to the next print job."]
+
+
+def _grab(widget: QWidget) -> Image.Image:
+    top_left = widget.mapToGlobal(widget.rect().topLeft())
+    region = {"left": top_left.x(), "top": top_left.y(), "width": widget.width(), "height": widget.height()}
+    with mss.MSS() as screen:
+        shot = screen.grab(region)
+    return Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
+
+
+@pytest.fixture
+def settings_window(qtbot) -> QWidget:  # type: ignore[no-untyped-def]
+    window = QWidget()
+    window.setWindowTitle(TITLE)
+    layout = QVBoxLayout(window)
+    heading = QLabel(TITLE)
+    font = QFont("DejaVu Sans")
+    font.setPixelSize(26)
+    font.setBold(True)
+    heading.setFont(font)
+    layout.addWidget(heading)
+    for text in BODY:
+        label = QLabel(text)
+        label.setFont(QFont("DejaVu Sans", 11))
+        layout.addWidget(label)
+    layout.addWidget(QLineEdit("2 copies"))
+    layout.addWidget(QCheckBox("Print on both sides"))
+    layout.addWidget(QPushButton("Save changes"))
+    window.resize(520, 300)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    # Exposed is not painted yet on X11: wait until the heading's dark pixels are on screen.
+    qtbot.waitUntil(lambda: np.asarray(_grab(window).convert("L")).min() < 80, timeout=5000)
+    return window
+
+
+def test_read_text_reads_a_real_window_back(settings_window: QWidget) -> None:
+    result = read_text(_grab(settings_window))
+    lines = [line.text for line in result.lines]
+    assert char_accuracy(TITLE, lines[0]) > 0.9, lines
+    assert char_accuracy(" ".join(BODY), " ".join(lines[1:3])) > 0.95, lines
+    assert any("Save changes" in line for line in lines), lines
+
+
+def test_describe_of_a_window_is_a_screenshot_led_by_its_title(settings_window: QWidget) -> None:
+    image = _grab(settings_window)
+    ocr = read_text(image)
+    kind = classify_picture(image, ocr)
+    assert kind.kind is PictureKind.SCREENSHOT, kind
+    spoken = compose_description("a screenshot of a computer screen", kind, ocr)
+    assert spoken.startswith(f"A screenshot. The title is: {TITLE}."), spoken
+    assert "Choose the paper size" in spoken
