@@ -12,7 +12,8 @@ It serves model folders in the hub's layout, with what huggingface_hub reads:
 Switches, settable at any time: `throttle_bps` (bytes a second for file bodies), `cut_after`
 (close the connection after this many body bytes, once per transfer, `cuts` times),
 `corrupt` (file names whose bytes are served with one byte flipped), `ignore_range`. Every
-request is logged in `requests` as (method, path, range header).
+request is logged in `requests` as (method, path, range header); those with an Authorization
+header also in `authorized`.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, Repo] = {}
         self.requests: list[tuple[str, str, str | None]] = []
+        self.authorized: list[str] = []  # paths of requests that carried a login token
         self.throttle_bps: int | None = None
         self.cut_after: int | None = None
         self.cuts = 1
@@ -160,6 +162,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
         def _route(self, body: bool) -> None:
             path = unquote(urlparse(self.path).path)
             hub.requests.append((self.command, path, self.headers.get("Range")))
+            if self.headers.get("Authorization"):
+                hub.authorized.append(path)
             if path.startswith("/api/models/"):
                 return self._api(path[len("/api/models/"):])
             if path.startswith("/cdn/"):

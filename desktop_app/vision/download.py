@@ -47,6 +47,8 @@ MODEL_FILE_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.json", "*.txt", "*.m
 FORBIDDEN_PATTERNS: tuple[str, ...] = (
     "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt", "*.msgpack", "*.h5",
     "pytorch_model*.bin", "training_args.bin", "optimizer*.bin", "scheduler*.bin", "rng_state*",
+    # Indexes of weights that are never fetched: useless, and they could mislead a loader.
+    "*.bin.index.json", "tf_model*", "flax_model*",
 )
 RECORD_FILE = "downloads.json"
 PAIR_PARTS = ("caption", "vqa")
@@ -343,8 +345,9 @@ def _plan(repo_id: str, revision: str, allow_patterns: Sequence[str], dest_dir: 
         raise _translate(OfflineModeIsEnabled("HF_HUB_OFFLINE is set"), repo_id)
     pinned = pinned_revision(repo_id, revision)
     try:
-        info = HfApi(endpoint=_endpoint()).model_info(repo_id, revision=pinned or revision or "main",
-                                                      files_metadata=True)
+        # token=False: no stored login token is ever sent; the catalog models are public.
+        info = HfApi(endpoint=_endpoint(), token=False).model_info(
+            repo_id, revision=pinned or revision or "main", files_metadata=True, token=False)
     except Exception as error:
         raise _translate(error, repo_id) from error
     commit = info.sha or pinned
@@ -449,7 +452,7 @@ def _fetch_file(f: _File, meter: _Meter, cancel: threading.Event | None) -> None
             have = 0
         if have == f.size:
             return
-        headers = build_hf_headers()
+        headers = build_hf_headers(token=False)
         headers["Accept-Encoding"] = "identity"  # byte offsets must mean file offsets
         if have:
             headers["Range"] = f"bytes={have}-"

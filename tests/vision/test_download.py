@@ -40,6 +40,7 @@ def tiny_blip2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tiny_models.build_blip2(tmp_path_factory.mktemp("served") / "blip2", "opt")
     # Files a real repository also carries, which Lookaloud must never fetch.
     (folder / "pytorch_model.bin").write_bytes(b"pickle" * 100)
+    (folder / "pytorch_model.bin.index.json").write_text('{"weight_map": {}}')
     (folder / "flax_model.msgpack").write_bytes(b"flax" * 100)
     (folder / "README.md").write_text("A model card.")
     return folder
@@ -61,7 +62,9 @@ def cache_root(hub_cache_repo: str) -> Path:
     return Path(constants.HF_HUB_CACHE) / ("models--" + hub_cache_repo.replace("/", "--"))
 
 
-def test_pinned_commit_lands_in_the_hub_cache_and_loads_offline(fake_hub: FakeHub, tiny_blip2: Path) -> None:
+def test_pinned_commit_lands_in_the_hub_cache_and_loads_offline(fake_hub: FakeHub, tiny_blip2: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_a_stored_login")  # must never be sent
     pinned = fake_hub.add_commit("test/tiny-blip2", tiny_blip2)
     newer = dict(fake_hub.repos["test/tiny-blip2"].commits[pinned].files, **{"config.json": b"{}"})
     fake_hub.add_commit("test/tiny-blip2", newer)  # main moved on; the pin must win
@@ -75,6 +78,7 @@ def test_pinned_commit_lands_in_the_hub_cache_and_loads_offline(fake_hub: FakeHu
     assert all(f"/resolve/{pinned}/" in path for path, _ in fake_hub.file_requests() if "/resolve/" in path)
     assert [p for m, p, _ in fake_hub.requests if p.startswith("/api/")] == [
         f"/api/models/test/tiny-blip2/revision/{pinned}"]
+    assert fake_hub.authorized == []
 
     from transformers import Blip2ForConditionalGeneration, Blip2Processor
 
@@ -89,7 +93,7 @@ def test_only_safetensors_and_small_config_files_are_fetched(fake_hub: FakeHub, 
 
     fetched = fake_hub.fetched_files()
     assert "model.safetensors" in fetched and "config.json" in fetched and "tokenizer.json" in fetched
-    assert not fetched & {"pytorch_model.bin", "flax_model.msgpack", "README.md"}
+    assert not fetched & {"pytorch_model.bin", "pytorch_model.bin.index.json", "flax_model.msgpack", "README.md"}
     assert not (folder / "pytorch_model.bin").exists()
 
 
