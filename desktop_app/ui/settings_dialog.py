@@ -133,11 +133,13 @@ class SettingsDialog(QDialog):
             page = QWidget()
             page.setAccessibleName(f"{name} settings")
             build(page, settings, voices=voices, microphones=microphones)
-            self.tabs.addTab(page, f"&{name}" if name != "Hotkeys" else "Hot&keys")
+            # No mnemonics on the tabs: Ctrl+Tab moves between them, and the letters stay free
+            # for the fields (each page's letters differ from each other and from OK, Cancel, Apply).
+            self.tabs.addTab(page, name)
 
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
-        self.status_label.setAccessibleName("Status")
+        # Its name is its message, which is also announced when it appears.
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
                                         | QDialogButtonBox.StandardButton.Apply)
         for button in self.buttons.buttons():
@@ -207,11 +209,11 @@ class SettingsDialog(QDialog):
         self.rate_spin = _spin(80, 450, s.rate, " words a minute")
         _row(form, "&Rate:", self.rate_spin)
         self.volume_spin = _spin(0, 100, round(s.volume * 100), " percent")
-        _row(form, "V&olume:", self.volume_spin)
+        _row(form, "Volu&me:", self.volume_spin)
         self.earcons_check = _check("Play &sounds for start, done and errors", s.earcons)
         form.addRow(self.earcons_check)
         self.earcons_volume_spin = _spin(0, 100, round(s.earcons_volume * 100), " percent")
-        _row(form, "Sound vo&lume:", self.earcons_volume_spin)
+        _row(form, "Sou&nd volume:", self.earcons_volume_spin)
         self.earcons_volume_spin.setEnabled(s.earcons)
         self.earcons_check.toggled.connect(self.earcons_volume_spin.setEnabled)
 
@@ -219,7 +221,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(page)
         self.include_text_check = _check("Read &text found in the picture", s.include_text)
         self.include_kind_check = _check("Say the &kind of picture, such as a screenshot or a photo", s.include_kind)
-        self.all_monitors_check = _check("Describe screen covers &all monitors", s.all_monitors,
+        self.all_monitors_check = _check("Describe screen covers all &monitors", s.all_monitors,
                                          "When off, only the monitor with the focused window is described.")
         for box in (self.include_text_check, self.include_kind_check, self.all_monitors_check):
             form.addRow(box)

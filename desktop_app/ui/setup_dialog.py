@@ -187,6 +187,7 @@ class SetupDialog(QDialog):
         self.model_list.setAccessibleDescription(
             "Each model with its download size, the memory it needs, and its expected speed.")
         self.model_list.setWordWrap(True)
+        self.model_list.setSpacing(4)
         for fit in self.fits:
             item = QListWidgetItem(fit.sentence(fit is self.recommended))
             item.setData(Qt.ItemDataRole.UserRole, fit.spec.name)
@@ -200,9 +201,8 @@ class SetupDialog(QDialog):
         self.progress_bar.setVisible(False)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
-        self.status_label.setAccessibleName("Status")
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard
-                                                  | Qt.TextInteractionFlag.TextSelectableByMouse)
+        # No accessible name of its own, so a screen reader reviewing it reads the message;
+        # every message is also announced when it appears.
         self.announcer = Announcer(self)
 
         self.download_button = QPushButton("&Download")

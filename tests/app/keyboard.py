@@ -27,3 +27,77 @@ def focus_chain(qtbot, root: QWidget, limit: int = 200) -> list[QWidget]:
         assert current is not None and current not in visited, "Tab went somewhere unexpected"
         visited.append(current)
     raise AssertionError("Tab never came back to where it started")
+
+
+# A screen reader's view: run by Debian's python3 (pyatspi), which reads the window named in
+# argv[1] from the accessibility bus while the test's event loop answers.
+_ATSPI_DUMP = r'''
+import json, sys
+import pyatspi
+
+def labels(node):
+    for rel in node.getRelationSet():
+        if rel.getRelationType() == pyatspi.RELATION_LABELLED_BY:
+            return [rel.getTarget(i).name for i in range(rel.getNTargets())]
+    return []
+
+def walk(node, out, depth=0):
+    if node is None or depth > 40:
+        return
+    state = node.getState()
+    out.append({"role": node.getRoleName(), "name": node.name, "labelled_by": labels(node),
+                "focusable": state.contains(pyatspi.STATE_FOCUSABLE),
+                "showing": state.contains(pyatspi.STATE_SHOWING)})
+    for i in range(node.childCount):
+        walk(node.getChildAtIndex(i), out, depth + 1)
+
+out = []
+for app in pyatspi.Registry.getDesktop(0):
+    for i in range(app.childCount if app is not None else 0):
+        window = app.getChildAtIndex(i)
+        if window is not None and window.name == sys.argv[1]:
+            walk(window, out)
+print(json.dumps(out))
+'''
+
+ATSPI_PYTHON = "/usr/bin/python3"
+
+
+def atspi_nodes(qtbot, window_title: str, tries: int = 5) -> list[dict]:
+    """The accessible objects of a shown window as AT-SPI reports them (role, name,
+    labelled_by, focusable, showing). The Qt event loop keeps running meanwhile, because the
+    bus asks this process for every answer. The first query may start the accessibility bus,
+    which Qt joins a moment later: hence the tries."""
+    for _ in range(tries):
+        nodes = _atspi_dump(qtbot, window_title)
+        if nodes:
+            return nodes
+        qtbot.wait(500)
+    return []
+
+
+def _atspi_dump(qtbot, window_title: str) -> list[dict]:
+    import json
+    import subprocess
+
+    proc = subprocess.Popen([ATSPI_PYTHON, "-c", _ATSPI_DUMP, window_title], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=60_000)
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    return json.loads(out)
+
+
+CONTROL_ROLES = {"push button", "check box", "combo box", "spin button", "text", "list", "page tab",
+                 "radio button", "slider", "toggle button"}
+
+
+def unnamed_controls(nodes: list[dict]) -> list[dict]:
+    """Showing, focusable controls a screen reader would announce without a name."""
+    return [n for n in nodes if n["showing"] and n["focusable"] and n["role"] in CONTROL_ROLES
+            and not n["name"].strip() and not any(label.strip() for label in n["labelled_by"])]

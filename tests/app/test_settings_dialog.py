@@ -17,7 +17,7 @@ from desktop_app.hotkeys.base import DEFAULT_HOTKEYS, Action, busy_message
 from desktop_app.settings import Settings
 from desktop_app.speech.tts import VoiceInfo
 from desktop_app.ui.settings_dialog import TAB_NAMES, SettingsDialog
-from tests.app.keyboard import focus_chain, focusable_widgets
+from tests.app.keyboard import ATSPI_PYTHON, atspi_nodes, focus_chain, focusable_widgets, unnamed_controls
 
 VOICES = [VoiceInfo("en-gb", "English (Great Britain)"), VoiceInfo("de", "German")]
 
@@ -154,3 +154,19 @@ def test_choosing_a_model_folder(qtbot, dialog_settings, monkeypatch: pytest.Mon
     assert QApplication.focusWidget() is dialog.model_combo
     dialog.accept()
     assert dialog.result_settings.model == str(tmp_path / "mine")
+
+
+@pytest.mark.skipif(not Path(ATSPI_PYTHON).exists(), reason="needs Debian's python3 with pyatspi")
+def test_a_screen_reader_finds_every_control_named_on_the_accessibility_bus(qtbot, dialog_settings) -> None:
+    dialog = dialog_settings()
+    for index, tab in enumerate(TAB_NAMES):
+        dialog.tabs.setCurrentIndex(index)
+        nodes = atspi_nodes(qtbot, "Lookaloud settings")
+        assert unnamed_controls(nodes) == [], tab
+        assert [n["name"] for n in nodes if n["role"] == "page tab"] == list(TAB_NAMES)
+        labelled = {label for n in nodes if n["showing"] for label in n["labelled_by"]}
+        if tab == "Model":
+            assert {"Model:", "Device:", "Precision:"} <= labelled
+        if tab == "Hotkeys":
+            assert {"Describe screen:", "Stop speaking:"} <= labelled
+            assert ("push button", "Restore default shortcuts") in {(n["role"], n["name"]) for n in nodes}

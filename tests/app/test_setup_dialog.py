@@ -18,7 +18,7 @@ from desktop_app.ui.setup_dialog import Machine, SetupDialog, assess, recommend
 from desktop_app.vision import catalog
 from desktop_app.vision.catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
 from tests import fakehub
-from tests.app.keyboard import focus_chain, focusable_widgets
+from tests.app.keyboard import ATSPI_PYTHON, atspi_nodes, focus_chain, focusable_widgets, unnamed_controls
 from tests.fakehub import FakeHub
 
 LAPTOP = Machine(ram_gb=16.0, native_bf16=True)
@@ -222,3 +222,18 @@ def test_demo_model_is_offered_only_when_it_is_installed(qtbot, dialog_setup, fa
     assert dialog.demo_button.isVisible()
     press(qtbot, dialog.demo_button)
     assert dialog.chosen_model == DEMO_MODEL and fake_hub.requests == []
+
+
+@pytest.mark.skipif(not Path(ATSPI_PYTHON).exists(), reason="needs Debian's python3 with pyatspi")
+def test_a_screen_reader_finds_every_control_named_on_the_accessibility_bus(qtbot, dialog_setup, fake_hub) -> None:
+    dialog = dialog_setup()
+    nodes = atspi_nodes(qtbot, "Set up Lookaloud")
+    assert nodes and nodes[0]["role"] == "dialog"
+    assert unnamed_controls(nodes) == []
+    found = {(n["role"], n["name"]) for n in nodes}
+    assert {("push button", "Download"), ("push button", "Use a folder I already have"),
+            ("push button", "Later")} <= found
+    models = next(n for n in nodes if n["role"] == "list")
+    assert models["name"] == "Models" and models["labelled_by"] == ["Models for this computer:"]
+    items = [n["name"] for n in nodes if n["role"] == "list item"]
+    assert len(items) == dialog.model_list.count() and "recommended" in items[0]
