@@ -24,7 +24,9 @@ RATE = 22050
 NAMES = ("accepted", "working", "done", "error")
 
 
-def _tone(freq: float, seconds: float, *, harmonics: tuple[float, ...] = (1.0,), decay: float = 6.0) -> np.ndarray:
+def _tone(
+    freq: float, seconds: float, *, harmonics: tuple[float, ...] = (1.0,), decay: float = 6.0
+) -> np.ndarray:
     t = np.arange(int(RATE * seconds)) / RATE
     wave_ = sum(a * np.sin(2 * np.pi * freq * (i + 1) * t) for i, a in enumerate(harmonics))
     attack = np.minimum(1.0, t / 0.005)  # 5 ms fade-in: no click at the start
@@ -45,8 +47,10 @@ def sounds() -> dict[str, np.ndarray]:
     return {
         "accepted": 0.6 * _join(_tone(880, 0.07), _tone(1320, 0.09)),
         "working": 0.25 * _tone(1800, 0.03, decay=60.0),
-        "done": 0.55 * _join(_tone(523.25, 0.08), _tone(659.25, 0.08), _tone(783.99, 0.18, decay=8.0), gap=0.0),
-        "error": 0.6 * _join(
+        "done": 0.55
+        * _join(_tone(523.25, 0.08), _tone(659.25, 0.08), _tone(783.99, 0.18, decay=8.0), gap=0.0),
+        "error": 0.6
+        * _join(
             _tone(330, 0.16, harmonics=(1.0, 0.5, 0.3), decay=3.0),
             _tone(247, 0.22, harmonics=(1.0, 0.5, 0.3), decay=3.0),
             gap=0.04,
@@ -70,7 +74,9 @@ def write(folder: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    folder = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "resources" / "earcons"
+    folder = (
+        Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "resources" / "earcons"
+    )
     for path in write(folder):
         print(path)
     return 0

@@ -142,7 +142,7 @@ class WinsoundAudioOut(AudioOut):
 
     def __init__(self, winsound: object | None = None) -> None:
         if winsound is None:
-            import winsound as _winsound  # noqa: PLC0415 - Windows only
+            import winsound as _winsound  # Windows only
 
             winsound = _winsound
         self._winsound = winsound

@@ -87,7 +87,9 @@ class WorkingTicker:
         if self.running:
             return
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="earcon-ticker", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name="earcon-ticker", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -102,7 +102,9 @@ class SpeechOutput:
         self.screen_reader: ScreenReaderKind | None = (
             detect_screen_reader() if screen_reader is _DETECT else screen_reader  # type: ignore[assignment]
         )
-        self._reader: Speaker | None = self._reader_factory(self.screen_reader) if self.screen_reader else None
+        self._reader: Speaker | None = (
+            self._reader_factory(self.screen_reader) if self.screen_reader else None
+        )
         self._told_no_reader = False
         self.status_message: str | None = None
         self.earcons = EarconPlayer(self.audio_out)
@@ -209,7 +211,9 @@ class SpeechOutput:
         """Stop everything and end the speech threads (at app shutdown)."""
         self.ticker.stop()
         self.earcons.stop_all()
-        for speaker in {id(s): s for s in (self._own, self._reader, *self.speakers) if s is not None}.values():
+        for speaker in {
+            id(s): s for s in (self._own, self._reader, *self.speakers) if s is not None
+        }.values():
             speaker.stop()
             speaker.close()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -53,12 +54,17 @@ _PROCESS_NAMES: dict[str, ScreenReaderKind] = {
     "narrator.exe": ScreenReaderKind.NARRATOR,
 }
 # When two run at once (it happens: Narrator left on under NVDA) the first here wins.
-_PREFERENCE = [ScreenReaderKind.NVDA, ScreenReaderKind.JAWS, ScreenReaderKind.ORCA,
-               ScreenReaderKind.VOICEOVER, ScreenReaderKind.NARRATOR]
+_PREFERENCE = [
+    ScreenReaderKind.NVDA,
+    ScreenReaderKind.JAWS,
+    ScreenReaderKind.ORCA,
+    ScreenReaderKind.VOICEOVER,
+    ScreenReaderKind.NARRATOR,
+]
 
 
 def _running_process_names() -> list[str]:
-    import psutil  # noqa: PLC0415
+    import psutil
 
     names: list[str] = []
     for proc in psutil.process_iter(["name", "cmdline"]):
@@ -75,7 +81,11 @@ def detect_screen_reader(
     """The screen reader running now, or None. Looks at processes and, on Linux, D-Bus."""
     names = _running_process_names() if process_names is None else list(process_names)
     found = {_PROCESS_NAMES[n.lower()] for n in names if n.lower() in _PROCESS_NAMES}
-    if ScreenReaderKind.ORCA not in found and sys.platform.startswith("linux") and orca_service_running(bus_address):
+    if (
+        ScreenReaderKind.ORCA not in found
+        and sys.platform.startswith("linux")
+        and orca_service_running(bus_address)
+    ):
         found.add(ScreenReaderKind.ORCA)
     return next((kind for kind in _PREFERENCE if kind in found), None)
 
@@ -85,7 +95,7 @@ def detect_screen_reader(
 
 
 def _dbus_connection(bus_address: str | None) -> Any:
-    from jeepney.io.blocking import open_dbus_connection  # noqa: PLC0415
+    from jeepney.io.blocking import open_dbus_connection
 
     return open_dbus_connection(bus=bus_address or "SESSION")
 
@@ -93,8 +103,8 @@ def _dbus_connection(bus_address: str | None) -> Any:
 def orca_service_running(bus_address: str | None = None) -> bool:
     """Whether Orca's remote controller owns its name on the session bus."""
     try:
-        from jeepney.bus_messages import message_bus  # noqa: PLC0415
-        from jeepney.wrappers import unwrap_msg  # noqa: PLC0415
+        from jeepney.bus_messages import message_bus
+        from jeepney.wrappers import unwrap_msg
 
         with _dbus_connection(bus_address) as conn:
             reply = conn.send_and_get_reply(message_bus.NameHasOwner(ORCA_BUS_NAME), timeout=2)
@@ -123,7 +133,7 @@ class OrcaSpeaker(QueuedSpeaker):
     @classmethod
     def check(cls) -> bool:
         try:
-            import jeepney  # noqa: F401, PLC0415
+            import jeepney  # noqa: F401
         except ImportError:
             return False
         return True
@@ -142,12 +152,14 @@ class OrcaSpeaker(QueuedSpeaker):
         """Ask Orca to present text; True when it said it did. Owner thread only."""
         if self._conn is None:
             return False
-        from jeepney import DBusAddress, new_method_call  # noqa: PLC0415
-        from jeepney.wrappers import unwrap_msg  # noqa: PLC0415
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.wrappers import unwrap_msg
 
         address = DBusAddress(ORCA_OBJECT_PATH, bus_name=ORCA_BUS_NAME, interface=ORCA_INTERFACE)
         try:
-            reply = self._conn.send_and_get_reply(new_method_call(address, "PresentMessage", "s", (text,)), timeout=2)
+            reply = self._conn.send_and_get_reply(
+                new_method_call(address, "PresentMessage", "s", (text,)), timeout=2
+            )
             return bool(unwrap_msg(reply)[0])
         except Exception:  # noqa: BLE001 - Orca older than 49, or gone: use the fallback
             return False
@@ -197,7 +209,7 @@ class AnnouncementSpeaker(_DirectSpeaker):
 def _nvda_client() -> Any:
     """Load NVDA's controller client DLL, shipped in resources/nvda/ (or on PATH)."""
     arch = {8: "x64", 4: "x86"}[ctypes.sizeof(ctypes.c_void_p)]
-    from desktop_app.paths import resource  # noqa: PLC0415
+    from desktop_app.paths import resource
 
     for path in (resource("nvda", arch, "nvdaControllerClient.dll"), Path("nvdaControllerClient.dll")):
         try:
@@ -239,15 +251,17 @@ class JawsSpeaker(QueuedSpeaker):
     name = "JAWS"
     split_long_text = False
 
-    def __init__(self, api_factory: Callable[[], Any] | None = None, listener: SpeechListener | None = None) -> None:
+    def __init__(
+        self, api_factory: Callable[[], Any] | None = None, listener: SpeechListener | None = None
+    ) -> None:
         self._factory = api_factory or self._com_api
         self._api: Any = None
         super().__init__(listener)
 
     @staticmethod
     def _com_api() -> Any:
-        import pythoncom  # type: ignore[import-not-found]  # noqa: PLC0415 - pywin32, Windows only
-        import win32com.client  # type: ignore[import-not-found]  # noqa: PLC0415
+        import pythoncom  # type: ignore[import-not-found]  # pywin32, Windows only
+        import win32com.client  # type: ignore[import-not-found]
 
         pythoncom.CoInitialize()
         return win32com.client.Dispatch("FreedomSci.JawsApi")
@@ -266,7 +280,7 @@ class JawsSpeaker(QueuedSpeaker):
 
 
 def _appkit_announce(text: str) -> None:
-    import AppKit  # type: ignore[import-not-found]  # noqa: PLC0415 - pyobjc, macOS only
+    import AppKit  # type: ignore[import-not-found]  # pyobjc, macOS only
 
     AppKit.NSAccessibilityPostNotificationWithUserInfo(
         AppKit.NSApp(),
@@ -302,6 +316,6 @@ def screen_reader_speaker(
             return JawsSpeaker()
         if kind is ScreenReaderKind.VOICEOVER:
             return VoiceOverSpeaker(announce=None if sys.platform == "darwin" else announce)
-    except Exception:  # noqa: BLE001 - missing DLL, COM or pyobjc: fall through
-        pass
+    except Exception:  # missing DLL, COM or pyobjc: the announcement is next
+        logging.getLogger(__name__).info("%s cannot be reached directly.", kind.value, exc_info=True)
     return AnnouncementSpeaker(announce) if announce is not None else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import importlib
 import itertools
+import logging
 import re
 import shutil
 import subprocess
@@ -88,19 +89,19 @@ class Speaker(ABC):
         """Block until everything queued has been said; True when it has."""
         return True
 
-    def set_voice(self, voice_id: str | None) -> None:  # noqa: B027 - optional for screen readers
+    def set_voice(self, voice_id: str | None) -> None:
         pass
 
-    def set_rate(self, words_per_minute: int) -> None:  # noqa: B027
+    def set_rate(self, words_per_minute: int) -> None:
         pass
 
-    def set_volume(self, volume: float) -> None:  # noqa: B027
+    def set_volume(self, volume: float) -> None:
         pass
 
     def voices(self) -> list[VoiceInfo]:
         return []
 
-    def close(self) -> None:  # noqa: B027
+    def close(self) -> None:
         pass
 
 
@@ -209,7 +210,9 @@ class QueuedSpeaker(Speaker):
                 self._queue.append(item)
             else:
                 # After any NOW/NEXT already waiting, before the NORMAL ones.
-                index = next((i for i, u in enumerate(self._queue) if u.priority is Priority.NORMAL), len(self._queue))
+                index = next(
+                    (i for i, u in enumerate(self._queue) if u.priority is Priority.NORMAL), len(self._queue)
+                )
                 self._queue.insert(index, item)
             self._cond.notify_all()
 
@@ -288,15 +291,15 @@ class QueuedSpeaker(Speaker):
         if self.listener is not None:
             try:
                 self.listener(event, text)
-            except Exception:  # noqa: BLE001 - a listener bug must not stop speech
-                pass
+            except Exception:  # a listener bug must not stop speech
+                logging.getLogger(__name__).exception("A speech listener failed.")
 
     # -- for subclasses ----------------------------------------------------------------------
 
-    def _open(self) -> None:  # noqa: B027 - optional
-        pass
+    def _open(self) -> None:
+        """Optional: starts the engine, first thing on the owner thread."""
 
-    def _close_engine(self) -> None:  # noqa: B027 - optional
+    def _close_engine(self) -> None:
         pass
 
     @abstractmethod
@@ -320,8 +323,8 @@ class Synthesizer(ABC):
     def check(cls) -> bool:
         return True
 
-    def open(self) -> None:  # noqa: B027 - optional: runs first on the owner thread
-        pass
+    def open(self) -> None:
+        """Optional: runs first, on the owner thread."""
 
     @abstractmethod
     def voices(self) -> list[VoiceInfo]: ...
@@ -343,7 +346,9 @@ class EspeakNgSynthesizer(Synthesizer):
         return shutil.which("espeak-ng") is not None
 
     def voices(self) -> list[VoiceInfo]:
-        out = subprocess.run([self.program, "--voices"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            [self.program, "--voices"], check=False, capture_output=True, text=True, timeout=10
+        ).stdout
         voices = []
         for line in out.splitlines()[1:]:
             # Pty Language Age/Gender VoiceName File Other-languages
@@ -353,7 +358,15 @@ class EspeakNgSynthesizer(Synthesizer):
         return voices
 
     def synthesize(self, text: str, path: Path, *, voice: str | None, rate: int, volume: float) -> None:
-        command = [self.program, "-w", str(path), "-s", str(min(max(rate, 80), 450)), "-a", str(round(volume * 100))]
+        command = [
+            self.program,
+            "-w",
+            str(path),
+            "-s",
+            str(min(max(rate, 80), 450)),
+            "-a",
+            str(round(volume * 100)),
+        ]
         if voice:
             command += ["-v", voice]
         # Text on stdin: a sentence starting with "-" must not be read as an option.
@@ -386,7 +399,7 @@ class PyttsxSynthesizer(Synthesizer):
         return True
 
     def open(self) -> None:
-        import pyttsx3  # noqa: PLC0415 - heavy, and only on the owner thread
+        import pyttsx3  # heavy, and only ever on the owner thread
 
         if _DRIVER == "espeak":
             # pyttsx3 prints "Audio saved to ..." after each file; keep the CLI's stdout clean.

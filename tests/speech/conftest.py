@@ -20,7 +20,9 @@ import pytest
 def pulse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The address of a private PulseAudio server whose only sink is a null sink."""
     if not shutil.which("pulseaudio") or not shutil.which("paplay"):
-        pytest.skip("PulseAudio (Debian pulseaudio, pulseaudio-utils) is not installed, so no real-time sound server.")
+        pytest.skip(
+            "PulseAudio (Debian pulseaudio, pulseaudio-utils) is not installed, so no real-time sound server."
+        )
     runtime = tmp_path_factory.mktemp("pulse")
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime)}
     proc = subprocess.Popen(
@@ -47,7 +49,7 @@ def private_bus() -> Iterator[str]:
     """The address of a fresh private D-Bus session bus, gone after the test."""
     proc = subprocess.Popen(
         ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     address = proc.stdout.readline().strip()

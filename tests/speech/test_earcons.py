@@ -112,7 +112,9 @@ def test_earcons_play_at_the_chosen_volume() -> None:
     (full, _), (quiet, _) = out.played
     original, _ = read_wav(earcon_path(Earcon.ACCEPTED))
     assert np.array_equal(full, original)
-    assert np.abs(quiet.astype(np.int32)).max() == pytest.approx(0.25 * np.abs(original.astype(np.int32)).max(), abs=2)
+    assert np.abs(quiet.astype(np.int32)).max() == pytest.approx(
+        0.25 * np.abs(original.astype(np.int32)).max(), abs=2
+    )
 
 
 def test_earcons_switched_off_are_silent() -> None:

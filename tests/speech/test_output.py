@@ -27,7 +27,9 @@ from desktop_app.speech.output import (
 from desktop_app.speech.screenreader import AnnouncementSpeaker, OrcaSpeaker, ScreenReaderKind
 from desktop_app.speech.tts import OwnVoiceSpeaker, Priority, SilentSpeaker, Speaker, SpeechEvent
 
-needs_voice = pytest.mark.skipif(not OwnVoiceSpeaker.check(), reason="no speech engine (espeak-ng) is installed")
+needs_voice = pytest.mark.skipif(
+    not OwnVoiceSpeaker.check(), reason="no speech engine (espeak-ng) is installed"
+)
 
 
 class Recorder:
@@ -103,7 +105,9 @@ def test_both_mode_speaks_through_both(make_output, rec: Recorder) -> None:
 
 @needs_voice
 @pytest.mark.parametrize("mode", ["screen_reader", "both"])
-def test_without_a_screen_reader_the_own_voice_speaks_and_says_so_once(make_output, rec: Recorder, mode) -> None:
+def test_without_a_screen_reader_the_own_voice_speaks_and_says_so_once(
+    make_output, rec: Recorder, mode
+) -> None:
     out = make_output(SpeechSettings(mode=mode), reader=False)
     out.apply(SpeechSettings(mode=mode, rate=200))  # the settings dialog saved again
     out.speak("A cat on a sofa.", Priority.NORMAL)
@@ -112,7 +116,9 @@ def test_without_a_screen_reader_the_own_voice_speaks_and_says_so_once(make_outp
     assert rec.said() == [NO_SCREEN_READER_MESSAGE, "A cat on a sofa."]
 
 
-def test_no_speech_engine_is_told_through_the_screen_reader_with_how_to_install(make_output, rec: Recorder) -> None:
+def test_no_speech_engine_is_told_through_the_screen_reader_with_how_to_install(
+    make_output, rec: Recorder
+) -> None:
     out = make_output(SpeechSettings(mode="voice"), reader=True, own_voice=lambda: None)
     assert out.status_message == no_engine_message()
     if sys.platform.startswith("linux"):

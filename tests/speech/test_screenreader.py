@@ -65,7 +65,7 @@ class StandInOrca:
 
     def next_message(self) -> str:
         assert self.proc.stdout is not None
-        return eval(self.proc.stdout.readline())  # noqa: S307 - repr() written by the stand-in above
+        return eval(self.proc.stdout.readline())
 
     def close(self) -> None:
         self.proc.kill()
@@ -200,11 +200,11 @@ class FakeJawsApi:
         self.stops = 0
         self.thread = threading.current_thread()
 
-    def SayString(self, text: str, flush: bool) -> bool:  # noqa: N802 - the COM method's name
+    def SayString(self, text: str, flush: bool) -> bool:
         self.said.append((text, flush))
         return True
 
-    def StopSpeech(self) -> None:  # noqa: N802
+    def StopSpeech(self) -> None:
         self.stops += 1
 
 
@@ -279,7 +279,9 @@ def test_the_qt_announcement_reaches_atspi() -> None:
     try:
         assert listener.stdout is not None
         assert listener.stdout.readline().strip() == "ready"
-        subprocess.run([sys.executable, "-c", ANNOUNCING_APP, "The picture shows a red car."], check=True, timeout=30)
+        subprocess.run(
+            [sys.executable, "-c", ANNOUNCING_APP, "The picture shows a red car."], check=True, timeout=30
+        )
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.append(listener.stdout.readline()), daemon=True)
         reader.start()

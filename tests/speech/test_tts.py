@@ -27,7 +27,9 @@ from desktop_app.speech.tts import (
     split_sentences,
 )
 
-pytestmark = pytest.mark.skipif(not OwnVoiceSpeaker.check(), reason="no speech engine (espeak-ng) is installed")
+pytestmark = pytest.mark.skipif(
+    not OwnVoiceSpeaker.check(), reason="no speech engine (espeak-ng) is installed"
+)
 
 
 class Events:
@@ -91,7 +93,12 @@ def heard(whisper, out: NullAudioOut, tmp_path: Path) -> str:
 
 def test_long_text_is_split_into_sentences() -> None:
     text = "Dr. Smith is at the desk. The screen shows e.g. a chart!\nIs it red? Yes."
-    assert split_sentences(text) == ["Dr. Smith is at the desk.", "The screen shows e.g. a chart!", "Is it red?", "Yes."]
+    assert split_sentences(text) == [
+        "Dr. Smith is at the desk.",
+        "The screen shows e.g. a chart!",
+        "Is it red?",
+        "Yes.",
+    ]
     long_run = ", ".join(["a long list item"] * 60)
     assert all(len(piece) <= 300 for piece in split_sentences(long_run))
     assert " ".join(split_sentences(long_run)).replace(" ", "") == long_run.replace(" ", "")
@@ -150,13 +157,20 @@ def test_speaking_returns_at_once_and_the_queue_keeps_priorities(make_speaker, e
     speaker.speak("Queued normally.")
     speaker.speak("Queued as next.", Priority.NEXT)
     assert speaker.wait_until_done(30)
-    assert events.texts(SpeechEvent.FINISHED) == ["First result is being read now.", "Queued as next.", "Queued normally."]
+    assert events.texts(SpeechEvent.FINISHED) == [
+        "First result is being read now.",
+        "Queued as next.",
+        "Queued normally.",
+    ]
 
 
 def test_now_interrupts_and_drops_the_queue(make_speaker, events: Events) -> None:
     speaker = make_speaker(NullAudioOut(paced=True), listener=events)
     speaker.speak("An old answer that is long enough to still be playing when the new one comes in.")
-    events.wait_for(SpeechEvent.STARTED, "An old answer that is long enough to still be playing when the new one comes in.")
+    events.wait_for(
+        SpeechEvent.STARTED,
+        "An old answer that is long enough to still be playing when the new one comes in.",
+    )
     speaker.speak("A stale queued sentence.")
     speaker.speak("The new answer.", Priority.NOW)
     assert speaker.wait_until_done(30)
@@ -171,7 +185,9 @@ def _players() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if p.name() == "paplay"]
 
 
-def test_stop_cuts_off_audio_that_is_playing(make_speaker, events: Events, pulse_server: str, record_property) -> None:
+def test_stop_cuts_off_audio_that_is_playing(
+    make_speaker, events: Events, pulse_server: str, record_property
+) -> None:
     """Measures stop() while paplay is really playing into a real-time sound server."""
     speaker = make_speaker(CommandAudioOut(["paplay"], env={"PULSE_SERVER": pulse_server}), listener=events)
     text = "This description is long, so that it is still being played when the user asks Lookaloud to stop."
