@@ -169,8 +169,9 @@ class SetupDialog(QDialog):
         self.machine = machine or detect_machine()
         fits = [assess(spec, self.machine) for spec in (models if models is not None else CATALOG.values())]
         self.recommended = recommend(fits)
-        # Fitting models first, each group in catalog order.
-        self.fits = sorted(fits, key=lambda f: not f.fits)
+        # The recommended model first (the first item a screen reader reads), then the others
+        # that fit, then those that do not, each group in catalog order.
+        self.fits = sorted(fits, key=lambda f: (f is not self.recommended, not f.fits))
         self._cancel = threading.Event()
         self._thread: QThread | None = None
         self._worker: _DownloadWorker | None = None
@@ -238,9 +239,7 @@ class SetupDialog(QDialog):
         self.demo_button.clicked.connect(self.on_demo_clicked)
         self.later_button.clicked.connect(self.reject)
 
-        rows = [f.spec.name for f in self.fits]
-        start = rows.index(self.recommended.spec.name) if self.recommended else 0
-        self.model_list.setCurrentRow(start)
+        self.model_list.setCurrentRow(0)
         self.model_list.setFocus()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -362,10 +361,12 @@ class SetupDialog(QDialog):
     # -- closing -------------------------------------------------------------------------------
 
     def done(self, result: int) -> None:
-        self._stop_thread()
+        self.shutdown()
         super().done(result)
 
-    def _stop_thread(self) -> None:
+    def shutdown(self) -> None:
+        """Cancel any download and stop the worker thread (waits about a second at most).
+        Closing the dialog does this; call it if the app quits with the dialog still open."""
         # The download notices a cancel within about a second (download.py's read timeout).
         if self._thread is None:
             return

@@ -163,6 +163,25 @@ def test_cancel_then_download_again_resumes(qtbot, dialog_setup, fake_hub) -> No
     assert ranges and int(ranges[-1].split("=")[1].split("-")[0]) > 0  # continued, not restarted
 
 
+def test_a_download_stopped_by_closing_continues_in_a_new_dialog(qtbot, dialog_setup, fake_hub) -> None:
+    publish(fake_hub)
+    fake_hub.throttle_bps = 100_000
+    first = dialog_setup()
+    select(first, "tiny-describer")
+    press(qtbot, first.download_button)
+    qtbot.waitUntil(lambda: first.progress_bar.value() >= 10, timeout=10_000)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)  # as if Lookaloud was closed
+    assert not first.isVisible() and first.chosen_model is None
+
+    fake_hub.throttle_bps = None
+    again = dialog_setup()
+    select(again, "tiny-describer")
+    with qtbot.waitSignal(again.model_chosen, timeout=20_000):
+        press(qtbot, again.download_button)
+    ranges = [r for p, r in fake_hub.file_requests() if p.startswith("/cdn/") and r]
+    assert ranges and int(ranges[-1].split("=")[1].split("-")[0]) >= SIZE // 10
+
+
 def test_a_damaged_file_is_reported_as_a_sentence_and_retried(qtbot, dialog_setup, fake_hub) -> None:
     publish(fake_hub)
     fake_hub.corrupt.add("model.safetensors")
