@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "app": "desktop_app.commands.app",
     "describe": "desktop_app.commands.describe",
     "models": "desktop_app.commands.models",
+    "trigger": "desktop_app.commands.trigger",
     "transcribe": "desktop_app.commands.transcribe",
     "read-text": "desktop_app.commands.read_text",
 }

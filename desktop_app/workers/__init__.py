@@ -1,1 +1,1 @@
-"""workers."""
+"""QThread workers that adapt the Qt-free engines to Qt signals."""

@@ -1,0 +1,347 @@
+"""The composition root: builds the app's parts, wires them, and runs the Qt event loop.
+
+trigger (hotkey | tray | window | IPC) -> capture -> controller -> inference thread -> result
+-> speech output + window. The capture happens and is acknowledged with a sound before any
+model work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QApplication
+
+from desktop_app import settings as settings_store
+from desktop_app.controller import Controller, State
+from desktop_app.hotkeys.base import Action
+
+
+class LookaloudApp(QObject):
+    """Everything the running app holds. Build with `create()`; GUI thread only."""
+
+    def __init__(self, qapp: QApplication, settings: settings_store.Settings, speech: Any = None,
+                 hotkeys: Any = None, open_window: bool = True) -> None:
+        super().__init__()
+        from desktop_app.ui.announce import Announcer
+        from desktop_app.ui.tray import Tray, build_menu
+        from desktop_app.ui.window import MainWindow
+
+        self.qapp = qapp
+        self.settings = settings
+        self.controller = Controller(settings)
+        self.window = MainWindow(self.controller)
+        self.announcer = Announcer(self.window)
+        self.speech = speech if speech is not None else self._make_speech()
+        self.menu = build_menu(settings.hotkeys, self.trigger, self.window)
+        self.tray = Tray(self.menu, self.trigger) if Tray.isSystemTrayAvailable() else None
+        if self.tray:
+            self.tray.show()
+        self.hotkeys = hotkeys if hotkeys is not None else self._make_hotkeys()
+        self.listen_thread: Any = None
+        self.listen_worker: Any = None
+        self._overlay: Any = None
+
+        self.controller.message.connect(self._on_message)
+        self.controller.state_changed.connect(self._on_state_changed)
+        self.controller.model_ready.connect(self._on_model_ready)
+        self.controller.error.connect(lambda _m: self._play("ERROR"))
+        self.window.picture_opened.connect(self.describe)
+        self.window.open_settings_requested.connect(self.open_settings)
+        if self.tray is None or open_window:
+            self.window.present()
+        if settings.model:
+            self.controller.load_model()
+        else:
+            QTimer.singleShot(0, self.open_setup)
+
+    # ---- building parts ---------------------------------------------------------------------
+
+    def _speech_settings(self) -> Any:
+        from desktop_app.speech.output import SpeechSettings
+
+        s = self.settings
+        return SpeechSettings(mode=s.speech_mode, voice=s.voice or None, rate=s.rate, volume=s.volume,
+                              earcons=s.earcons, earcons_volume=s.earcons_volume)
+
+    def _make_speech(self) -> Any:
+        from desktop_app.speech.output import SpeechOutput
+
+        return SpeechOutput(self._speech_settings(), announce=self.announcer.announce, notify=None)
+
+    def _make_hotkeys(self) -> Any:
+        from desktop_app.hotkeys.manager import HotkeyManager
+
+        manager = HotkeyManager(parent=self)
+        manager.activated.connect(self.trigger)
+        manager.registration_failed.connect(self._on_hotkey_failed)
+        if manager.start():
+            manager.apply(self.settings.hotkeys)
+        else:
+            self.window.show_status(manager.fallback_instructions())
+        return manager
+
+    # ---- actions ----------------------------------------------------------------------------
+
+    @Slot(str)
+    def trigger(self, action: str) -> None:
+        """Do one action by name (hotkey, tray, IPC). GUI thread."""
+        handlers = {
+            Action.DESCRIBE_SCREEN.value: lambda: self._capture("screen"),
+            Action.DESCRIBE_WINDOW.value: lambda: self._capture("window"),
+            Action.DESCRIBE_REGION.value: self.describe_region,
+            Action.DESCRIBE_CLIPBOARD.value: lambda: self._capture("clipboard"),
+            Action.ASK.value: self.ask_aloud,
+            Action.READ_TEXT.value: self.read_text,
+            Action.STOP_SPEAKING.value: self.stop_speaking,
+            Action.REPEAT_LAST.value: self.controller.repeat_last,
+            "show": self.window.present,
+            "settings": self.open_settings,
+            "quit": self.quit,
+        }
+        handler = handlers.get(action)
+        if handler:
+            handler()
+
+    def _capture(self, what: str) -> None:
+        from desktop_app.capture.screen import CaptureError
+
+        try:
+            if what == "screen":
+                from desktop_app.capture.screen import capture_screen
+
+                image = capture_screen("all" if self.settings.all_monitors else "focused")
+            elif what == "window":
+                from desktop_app.capture.window import capture_active_window
+
+                image = capture_active_window()
+            else:
+                from desktop_app.capture.clipboard import capture_clipboard_image
+
+                image = capture_clipboard_image()
+                if image is None:
+                    self._play("ERROR")
+                    self.controller.say("There is no picture on the clipboard.")
+                    return
+        except CaptureError as exc:
+            self._play("ERROR")
+            self.controller.say(str(exc))
+            return
+        self.describe(image, what)
+
+    @Slot(object, str)
+    def describe(self, image: Any, source: str) -> None:
+        self._play("ACCEPTED")  # the picture is taken: say so before the model starts
+        self.controller.describe_image(image, source)
+
+    def describe_region(self) -> None:
+        from desktop_app.capture.region import capture_region
+        from desktop_app.capture.screen import CaptureError, Rect
+        from desktop_app.ui.region_overlay import RegionOverlay
+
+        overlay = RegionOverlay()
+        self._overlay = overlay
+        overlay.spoken.connect(self._say_now)
+
+        def accepted(rect: Any) -> None:
+            self._overlay = None
+            try:
+                image = capture_region(Rect(rect.x(), rect.y(), rect.width(), rect.height()))
+            except CaptureError as exc:
+                self.controller.say(str(exc))
+                return
+            self.describe(image, "region")
+
+        overlay.accepted.connect(accepted)
+        overlay.cancelled.connect(lambda: self.controller.say("Region cancelled."))
+        overlay.open()
+
+    def read_text(self) -> None:
+        if self.controller.current is None:
+            self._capture("screen")
+        self.controller.read_text()
+
+    def stop_speaking(self) -> None:
+        self.speech.stop()
+        self.controller.stop()
+
+    def ask_aloud(self) -> None:
+        """Listen for a spoken question (a second press stops listening)."""
+        if self.listen_worker is not None and self.listen_worker.is_listening:
+            self.listen_worker.stop()
+            return
+        if self.controller.current is None:
+            self._capture("screen")
+        self._ensure_listener()
+        self._listen_requested()
+
+    def _ensure_listener(self) -> None:
+        if self.listen_worker is not None:
+            return
+        from PySide6.QtCore import QThread
+
+        from desktop_app.speech.stt import Transcriber
+        from desktop_app.workers.listen_worker import ListenWorker
+
+        self.listen_thread = QThread()
+        self.listen_thread.setObjectName("lookaloud-listen")
+        self.listen_worker = ListenWorker(Transcriber(self.settings.stt_model, language=self.settings.language))
+        self.listen_worker.moveToThread(self.listen_thread)
+        self.listen_worker.listening_started.connect(self._on_listening_started)
+        self.listen_worker.listening_finished.connect(lambda: self._play("DONE"))
+        self.listen_worker.transcribed.connect(self.on_transcribed)
+        self.listen_worker.failed.connect(self._on_listen_failed)
+        self.listen_thread.start()
+
+    def _listen_requested(self) -> None:
+        QTimer.singleShot(0, self.listen_worker, self.listen_worker.listen)
+
+    def _on_listening_started(self) -> None:
+        self._play("ACCEPTED")
+        self.window.show_status("Listening. Ask your question.")
+
+    def _on_listen_failed(self, message: str) -> None:
+        self._play("ERROR")
+        self.controller.say(message)
+
+    @Slot(str)
+    def on_transcribed(self, text: str) -> None:
+        """A spoken question or command arrived."""
+        from desktop_app.speech.voice_commands import VoiceCommand, recognise_command
+
+        command = recognise_command(text)
+        if command == VoiceCommand.STOP:
+            self.stop_speaking()
+        elif command == VoiceCommand.DESCRIBE_SCREEN:
+            self._capture("screen")
+        elif command == VoiceCommand.READ_TEXT:
+            self.read_text()
+        elif command == VoiceCommand.DESCRIBE_AGAIN:
+            current = self.controller.current
+            self.controller.say(current.description if current and current.description else
+                                "There is no description yet.")
+        elif text.strip():
+            self.window.question.setText(text)
+            if self.controller.ask(text):
+                self.window.question.clear()
+        else:
+            self.controller.say("I did not hear a question.")
+
+    # ---- dialogs ----------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        try:
+            from desktop_app.ui.settings_dialog import SettingsDialog
+        except ImportError:
+            self.controller.say("Settings are not available in this copy of Lookaloud.")
+            return
+        dialog = SettingsDialog(self.settings, parent=self.window)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    def open_setup(self) -> None:
+        try:
+            from desktop_app.ui.setup_dialog import SetupDialog
+        except ImportError:
+            self.controller.say("No model is set up. Run: lookaloud models download blip2-opt-2.7b")
+            return
+        dialog = SetupDialog(parent=self.window)
+        if dialog.exec() and dialog.chosen_model():
+            self.apply_settings(self.settings.update(model=dialog.chosen_model()))
+        else:
+            self.controller.say("No model is set up yet. Open Settings to choose one when you are ready.")
+
+    def apply_settings(self, new: settings_store.Settings) -> None:
+        old, self.settings = self.settings, new
+        self.controller.settings = new
+        settings_store.save(new)
+        if hasattr(self.speech, "apply"):
+            self.speech.apply(self._speech_settings())
+        if new.hotkeys != old.hotkeys and self.hotkeys is not None and hasattr(self.hotkeys, "apply"):
+            self.hotkeys.apply(new.hotkeys)
+        if (new.model, new.device, new.precision) != (old.model, old.device, old.precision) and new.model:
+            self.controller.load_model()
+
+    # ---- feedback ---------------------------------------------------------------------------
+
+    def _play(self, name: str) -> None:
+        from desktop_app.speech.earcons import Earcon
+
+        if hasattr(self.speech, "play"):
+            self.speech.play(Earcon[name])
+
+    def _say_now(self, text: str) -> None:
+        self.speech.speak(text)
+        self.announcer.announce(text)
+
+    @Slot(str)
+    def _on_message(self, text: str) -> None:
+        self.speech.speak(text)
+        self.window.show_status(text)
+
+    @Slot(str)
+    def _on_model_ready(self, sentence: str) -> None:
+        self.speech.speak(sentence)
+
+    @Slot(object)
+    def _on_state_changed(self, state: State) -> None:
+        if state == State.THINKING:
+            self.speech.start_working()
+        else:
+            self.speech.stop_working()
+        if state == State.IDLE:
+            self._play("DONE")
+
+    def _on_hotkey_failed(self, action: str, message: str) -> None:
+        self.controller.say(message)
+
+    def quit(self) -> None:
+        self.qapp.quit()
+
+    def shutdown(self) -> None:
+        if self.listen_worker is not None:
+            self.listen_worker.cancel()
+            self.listen_thread.quit()
+            self.listen_thread.wait()
+        if self.hotkeys is not None and hasattr(self.hotkeys, "stop"):
+            self.hotkeys.stop()
+        self.controller.shutdown()
+        if hasattr(self.speech, "close"):
+            self.speech.close()
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Start the app, or hand over to the one already running."""
+    from desktop_app.ipc import InstanceServer, send
+    from desktop_app.vision.loader import default_threads
+
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setApplicationName("Lookaloud")
+    qapp.setApplicationDisplayName("Lookaloud")
+    qapp.setQuitOnLastWindowClosed(False)
+    server = InstanceServer()
+    if not server.listen():
+        send("show")
+        print("Lookaloud is already running; its window has been opened.")
+        return 0
+    default_threads()
+    settings = settings_store.load()
+    if args.model:
+        settings = settings.update(model=args.model)
+    app = LookaloudApp(qapp, settings, open_window=not args.no_window)
+    valid = {a.value for a in Action} | {"show", "settings", "quit"}
+    server.accept = lambda message: message in valid
+    server.received.connect(app.trigger)
+    # Ctrl+C in a terminal quits cleanly: Python only sees signals while Qt lets it run.
+    signal.signal(signal.SIGINT, lambda *_: qapp.quit())
+    timer = QTimer()
+    timer.start(300)
+    timer.timeout.connect(lambda: None)
+    try:
+        return qapp.exec()
+    finally:
+        app.shutdown()
+        server.close()

@@ -1,0 +1,270 @@
+"""The Lookaloud window: take a picture in (drop, paste, open), hear and read what it shows,
+ask about it, and go back to earlier pictures.
+
+Every control has an accessible name and description, the tab order follows the layout, and
+focus moves to the question box after each description so the user can ask straight away.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.controller import Controller, Picture, State
+
+PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
+
+
+def _named(widget: QWidget, name: str, description: str) -> QWidget:
+    widget.setAccessibleName(name)
+    widget.setAccessibleDescription(description)
+    widget.setToolTip(description)
+    return widget
+
+
+class MainWindow(QMainWindow):
+    """The window; it renders the controller's state and forwards the user's requests."""
+
+    picture_opened = Signal(object, str)  # PIL image, source (a file name, "pasted picture")
+    open_settings_requested = Signal()
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__()
+        self.controller = controller
+        self.setWindowTitle("Lookaloud")
+        self.setAcceptDrops(True)
+        self.resize(900, 620)
+
+        self.open_button = _named(QPushButton("&Open picture…"), "Open picture",
+                                  "Choose a picture file to describe. Shortcut Control O.")
+        self.paste_button = _named(QPushButton("&Paste picture"), "Paste picture",
+                                   "Describe the picture on the clipboard. Shortcut Control V.")
+        self.stop_button = _named(QPushButton("&Stop"), "Stop", "Stop what Lookaloud is doing or saying. Escape.")
+        self.preview = _named(QLabel("Drop a picture here, paste one with Control V, or open one with Control O."),
+                              "Picture", "The current picture. Drop a picture file here.")
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setWordWrap(True)
+        self.preview.setMinimumSize(260, 200)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.preview.setFrameShape(QLabel.Shape.StyledPanel)
+        self.description = _named(QPlainTextEdit(), "Description", "What Lookaloud found in the current picture.")
+        self.description.setReadOnly(True)
+        self.description.setTabChangesFocus(True)
+        self.conversation = _named(QListWidget(), "Conversation",
+                                   "Questions and answers about the current picture, oldest first.")
+        self.question = _named(QLineEdit(), "Question",
+                               "Type a question about the current picture and press Enter.")
+        self.question.setPlaceholderText("Ask about this picture, then press Enter")
+        self.ask_button = _named(QPushButton("&Ask"), "Ask", "Ask the question about the current picture.")
+        self.history = _named(QListWidget(), "Recent pictures",
+                              "Pictures described earlier. Press Enter on one to make it the current picture.")
+        self.status = _named(QLabel("Starting."), "Status", "What Lookaloud is doing now.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.status.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        question_label = QLabel("&Question:")
+        question_label.setBuddy(self.question)
+        description_label = QLabel("&Description:")
+        description_label.setBuddy(self.description)
+        conversation_label = QLabel("Con&versation:")
+        conversation_label.setBuddy(self.conversation)
+        history_label = QLabel("&Recent pictures:")
+        history_label.setBuddy(self.history)
+
+        buttons = QHBoxLayout()
+        for button in (self.open_button, self.paste_button, self.stop_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        ask_row = QHBoxLayout()
+        ask_row.addWidget(question_label)
+        ask_row.addWidget(self.question, 1)
+        ask_row.addWidget(self.ask_button)
+        left = QVBoxLayout()
+        left.addLayout(buttons)
+        left.addWidget(self.preview, 1)
+        left.addWidget(history_label)
+        left.addWidget(self.history)
+        right = QVBoxLayout()
+        right.addWidget(description_label)
+        right.addWidget(self.description, 2)
+        right.addWidget(conversation_label)
+        right.addWidget(self.conversation, 2)
+        right.addLayout(ask_row)
+        left_widget, right_widget = QWidget(), QWidget()
+        left_widget.setLayout(left)
+        right_widget.setLayout(right)
+        splitter = QSplitter()
+        splitter.addWidget(left_widget)
+        splitter.addWidget(right_widget)
+        splitter.setChildrenCollapsible(False)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status)
+        self.setCentralWidget(central)
+        # Reading order: act on a picture, hear about it, ask, then go back in history.
+        order = [self.open_button, self.paste_button, self.stop_button, self.description, self.conversation,
+                 self.question, self.ask_button, self.history, self.status]
+        for first, second in zip(order, order[1:]):
+            QWidget.setTabOrder(first, second)
+
+        self._add_shortcut("Open", QKeySequence.StandardKey.Open, self.choose_file)
+        self._add_shortcut("Paste", QKeySequence.StandardKey.Paste, self.paste)
+        self._add_shortcut("Stop", QKeySequence(Qt.Key.Key_Escape), controller.stop)
+        self._add_shortcut("Settings", QKeySequence("Ctrl+,"), self.open_settings_requested.emit)
+        self.open_button.clicked.connect(self.choose_file)
+        self.paste_button.clicked.connect(self.paste)
+        self.stop_button.clicked.connect(controller.stop)
+        self.ask_button.clicked.connect(self.ask)
+        self.question.returnPressed.connect(self.ask)
+        self.history.itemActivated.connect(self._on_history_activated)
+
+        controller.message.connect(self.show_status)
+        controller.state_changed.connect(self._on_state_changed)
+        controller.picture_added.connect(self._on_picture_added)
+        controller.picture_changed.connect(self._on_picture_changed)
+        controller.current_changed.connect(self._show_picture)
+        controller.model_ready.connect(self.show_status)
+
+    def _add_shortcut(self, name: str, keys: Any, slot: Any) -> None:
+        action = QAction(name, self)
+        action.setShortcut(keys)
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+
+    # ---- taking pictures in -----------------------------------------------------------------
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a picture", str(Path.home()), PICTURE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str) -> None:
+        from desktop_app.vision.images import PictureError, load_picture
+
+        try:
+            image = load_picture(path)
+        except PictureError as exc:
+            self.controller.error.emit(str(exc))
+            self.controller.say(str(exc))
+            return
+        self.picture_opened.emit(image, Path(path).name)
+
+    def paste(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        if self.question.hasFocus() and QApplication.clipboard().mimeData().hasText() \
+                and not QApplication.clipboard().mimeData().hasImage():
+            self.question.paste()  # Ctrl+V in the question box pastes text as usual
+            return
+        self.take_mime(QApplication.clipboard().mimeData(), "pasted picture")
+
+    def take_mime(self, mime: QMimeData, source: str) -> bool:
+        """Use a picture from dropped or pasted data: image data, or the first picture file."""
+        if mime.hasImage():
+            from desktop_app.capture.clipboard import qimage_to_pil
+
+            image = QImage(mime.imageData())
+            if not image.isNull():
+                self.picture_opened.emit(qimage_to_pil(image), source)
+                return True
+        for url in mime.urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+                return True
+        self.controller.say("There is no picture on the clipboard." if source == "pasted picture"
+                            else "That is not a picture.")
+        return False
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        mime = event.mimeData()
+        if mime.hasImage() or any(u.isLocalFile() for u in mime.urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        if self.take_mime(event.mimeData(), "dropped picture"):
+            event.acceptProposedAction()
+
+    # ---- asking -----------------------------------------------------------------------------
+
+    def ask(self) -> None:
+        if self.controller.ask(self.question.text()):
+            self.question.clear()
+
+    # ---- showing state ----------------------------------------------------------------------
+
+    def show_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _on_state_changed(self, state: State) -> None:
+        self.stop_button.setEnabled(state in (State.THINKING, State.LISTENING, State.LOADING))
+
+    def _show_picture(self, picture: Picture) -> None:
+        from desktop_app.ui.region_overlay import pil_to_qimage
+
+        pixmap = QPixmap.fromImage(pil_to_qimage(picture.image))
+        size = self.preview.size()
+        self.preview.setPixmap(pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation))
+        self.preview.setAccessibleDescription(f"Picture from {picture.source}. {picture.description}")
+        self.description.setPlainText(picture.description or "Looking at the picture…")
+        self.conversation.clear()
+        for question, answer in picture.conversation:
+            self.conversation.addItem(f"Q: {question}  A: {answer}")
+        self._select_history(picture.id)
+
+    def _on_picture_added(self, picture: Picture) -> None:
+        item = QListWidgetItem(f"{picture.source}: looking…")
+        item.setData(Qt.ItemDataRole.UserRole, picture.id)
+        self.history.insertItem(0, item)
+        while self.history.count() > len(self.controller.pictures):
+            self.history.takeItem(self.history.count() - 1)
+
+    def _on_picture_changed(self, picture: Picture) -> None:
+        for row in range(self.history.count()):
+            item = self.history.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == picture.id:
+                item.setText(f"{picture.source}: {picture.description}")
+        if self.controller.current is picture:
+            self._show_picture(picture)
+            if picture.conversation:
+                self.conversation.setCurrentRow(self.conversation.count() - 1)
+            if self.isActiveWindow():
+                self.question.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _select_history(self, picture_id: int) -> None:
+        for row in range(self.history.count()):
+            if self.history.item(row).data(Qt.ItemDataRole.UserRole) == picture_id:
+                self.history.setCurrentRow(row)
+
+    def _on_history_activated(self, item: QListWidgetItem) -> None:
+        self.controller.select_picture(item.data(Qt.ItemDataRole.UserRole))
+        self.question.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def present(self) -> None:
+        """Show, raise and focus the window, with focus where the user will want it."""
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        target = self.question if self.controller.current else self.open_button
+        target.setFocus(Qt.FocusReason.ActiveWindowFocusReason)

@@ -1,0 +1,233 @@
+"""The inference worker: the one long-lived thread that owns the model.
+
+The model is loaded inside this thread and never leaves it. Requests arrive by queued signal
+with an id; results leave by signal. A describe request replaces requests that have not
+started yet; cancelling sets the request's Event, which the generation reads at every token.
+On a CUDA out-of-memory error the worker reloads the model on the CPU, says so, and retries.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+DESCRIBE = "describe"
+ASK = "ask"
+READ_TEXT = "read_text"
+
+
+@dataclass
+class Request:
+    """One piece of work for the model. Built on the GUI thread, read on the worker thread."""
+
+    id: int
+    kind: str  # DESCRIBE | ASK | READ_TEXT
+    picture_id: int
+    image: Any  # PIL.Image, RGB
+    question: str = ""
+    include_text: bool = True
+    language: str = "en"
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Result:
+    request_id: int
+    kind: str
+    picture_id: int
+    text: str  # what the user hears and reads
+    caption: str = ""
+    question: str = ""
+    picture_kind: str = ""
+    found_text: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class InferenceWorker(QObject):
+    """Lives on the inference QThread; every slot runs there."""
+
+    loading = Signal(int)  # percent
+    loaded = Signal(str, str, str, str)  # model name, device, precision, note
+    load_failed = Signal(str)
+    started = Signal(int)  # request id
+    result_ready = Signal(object)  # Result
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+    skipped = Signal(int)  # replaced before it started
+    notice = Signal(str)  # something the user should hear, e.g. a fallback to the CPU
+
+    MAX_SESSIONS = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loaded: Any = None
+        self._sessions: OrderedDict[int, Any] = OrderedDict()
+        self._model_args: tuple[str, str, str] = ("", "auto", "auto")
+        # Written by the GUI thread (a plain int assignment is atomic), read here.
+        self.replace_before = 0
+
+    # ---- model ------------------------------------------------------------------------------
+
+    @Slot()
+    def yield_to_window(self) -> None:
+        """Lower this thread's scheduling priority (and that of the math threads it starts), so the
+        window and speech stay responsive on a machine whose cores the model keeps busy."""
+        import sys as _sys
+
+        if hasattr(os, "setpriority") and _sys.platform.startswith("linux"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
+            except OSError:
+                pass
+
+    @Slot(str, str, str)
+    def load(self, model: str, device: str, precision: str) -> None:
+        """Load (or reload) the model. Runs on the worker thread; progress comes every half second."""
+        from desktop_app.vision import catalog
+        from desktop_app.vision.loader import ModelLoadError, ModelNotInstalledError, load_model, model_folder
+
+        self._loaded = None
+        self._sessions.clear()
+        self._model_args = (model, device, precision)
+        self.loading.emit(0)
+        try:
+            spec = catalog.resolve(model)
+            folder = model_folder(spec)
+        except (catalog.UnknownModelError, ModelNotInstalledError) as exc:
+            self.load_failed.emit(str(exc))
+            return
+        done = threading.Event()
+        sampler = threading.Thread(target=self._report_progress, args=(Path(folder), done), daemon=True)
+        sampler.start()
+        try:
+            self._loaded = load_model(spec, device=device, precision=precision)
+        except (ModelLoadError, ModelNotInstalledError) as exc:
+            self.load_failed.emit(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken model folder must not take the app down
+            self.load_failed.emit(f"The model could not be loaded: {exc}")
+            return
+        finally:
+            done.set()
+            sampler.join()
+        lm = self._loaded
+        self.loading.emit(100)
+        self.loaded.emit(spec.name, lm.device, lm.precision, lm.note)
+
+    def _report_progress(self, folder: Path, done: threading.Event) -> None:
+        """Estimate loading progress from memory growth against the size of the weights."""
+        import psutil
+
+        weights = sum(p.stat().st_size for p in folder.rglob("*.safetensors")) or 1
+        process = psutil.Process()
+        start = process.memory_info().rss
+        last = -1
+        while not done.wait(0.5):
+            grown = max(0, process.memory_info().rss - start)
+            percent = min(95, int(grown * 100 / weights))
+            if percent != last:
+                self.loading.emit(percent)
+                last = percent
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    # ---- requests ---------------------------------------------------------------------------
+
+    @Slot(object)
+    def run(self, request: Request) -> None:
+        """Do one request. Runs on the worker thread."""
+        if request.id < self.replace_before:
+            self.skipped.emit(request.id)
+            return
+        if request.cancel.is_set():
+            self.cancelled.emit(request.id)
+            return
+        if self._loaded is None:
+            self.failed.emit(request.id, "The model is not loaded, so Lookaloud cannot describe pictures yet.")
+            return
+        self.started.emit(request.id)
+        try:
+            result = self._do(request)
+        except Exception as exc:  # noqa: BLE001 - see _handle_error
+            self._handle_error(request, exc)
+            return
+        self.result_ready.emit(result)
+
+    def _handle_error(self, request: Request, exc: Exception) -> None:
+        import torch
+
+        from desktop_app.vision.session import Cancelled
+
+        if isinstance(exc, Cancelled):
+            self.cancelled.emit(request.id)
+        elif isinstance(exc, torch.OutOfMemoryError) and self._loaded and self._loaded.device != "cpu":
+            self.notice.emit("The graphics card ran out of memory, so Lookaloud is switching to the processor. "
+                             "It will be slower.")
+            self._loaded = None
+            self._sessions.clear()
+            import gc
+
+            gc.collect()
+            torch.cuda.empty_cache()
+            model, _, _ = self._model_args
+            self.load(model, "cpu", "auto")
+            if self._loaded is not None:
+                self.run(request)
+            else:
+                self.failed.emit(request.id, "The model could not be loaded on the processor either.")
+        else:
+            self.failed.emit(request.id, f"Something went wrong while looking at the picture: {exc}")
+
+    def _session(self, request: Request) -> Any:
+        from desktop_app.vision.session import ImageSession
+
+        session = self._sessions.get(request.picture_id)
+        if session is None:
+            session = ImageSession(self._loaded, request.image)
+            self._sessions[request.picture_id] = session
+            while len(self._sessions) > self.MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        self._sessions.move_to_end(request.picture_id)
+        session.cancel = request.cancel
+        return session
+
+    def _do(self, request: Request) -> Result:
+        session = self._session(request)
+        start = time.perf_counter()
+        if request.kind == ASK:
+            answer = session.ask(request.question)
+            return Result(request.id, ASK, request.picture_id, answer, question=request.question,
+                          timings_ms={"total": (time.perf_counter() - start) * 1000})
+        if request.kind == READ_TEXT:
+            from desktop_app.ocr.engine import read_text
+
+            ocr = read_text(request.image, language=request.language)
+            text = ocr.text.strip() or "There is no text in this picture."
+            return Result(request.id, READ_TEXT, request.picture_id, text, found_text=ocr.text,
+                          timings_ms={"total": (time.perf_counter() - start) * 1000})
+        caption = session.caption()
+        text, picture_kind, found = caption, "", ""
+        if request.include_text:
+            from desktop_app.ocr.compose import compose_description
+            from desktop_app.ocr.engine import read_text
+            from desktop_app.ocr.kind import classify_picture
+
+            if request.cancel.is_set():
+                from desktop_app.vision.session import Cancelled
+
+                raise Cancelled()
+            ocr = read_text(request.image, language=request.language)
+            kind = classify_picture(request.image, ocr)
+            text = compose_description(caption, kind, ocr)
+            picture_kind, found = kind.kind.value, ocr.text
+        return Result(request.id, DESCRIBE, request.picture_id, text, caption=caption, picture_kind=picture_kind,
+                      found_text=found, timings_ms={**session.timings_ms, "total": (time.perf_counter() - start) * 1000})

@@ -1,0 +1,233 @@
+"""The app as a user meets it: a picture in, a description heard and shown, questions answered,
+requests queued and cancelled, errors spoken, never a frozen window. Real tiny models, real
+inference thread, real Xvfb window."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.app import LookaloudApp
+from desktop_app.controller import State
+from desktop_app.settings import Settings
+from desktop_app.speech.audio_out import NullAudioOut
+from desktop_app.speech.output import SpeechOutput, SpeechSettings
+from tests.vision import tiny_models
+
+
+@pytest.fixture(scope="module")
+def tiny_opt(tmp_path_factory):
+    return tiny_models.build_blip2(tmp_path_factory.mktemp("app-model") / "opt", "opt")
+
+
+class NoHotkeys:
+    """The app without global hotkeys (tests/hotkeys covers them against real X grabs)."""
+
+    def apply(self, bindings):
+        return {}
+
+    def stop(self):
+        pass
+
+
+@pytest.fixture
+def make_app(qtbot, tiny_opt):
+    apps = []
+
+    def make(model: str | None = None, **changes):
+        settings = Settings(model=str(tiny_opt) if model is None else model, include_text=False,
+                            precision="fp32", **changes)
+        speech = SpeechOutput(SpeechSettings(earcons=False), audio_out=NullAudioOut(), screen_reader=None,
+                              own_voice=lambda: None)
+        app = LookaloudApp(QApplication.instance(), settings, speech=speech, hotkeys=NoHotkeys())
+        app.heard = []
+        app.controller.message.connect(app.heard.append)
+        apps.append(app)
+        qtbot.addWidget(app.window)
+        return app
+
+    yield make
+    for app in apps:
+        app.shutdown()
+
+
+def _picture(colour=(200, 30, 30)) -> Image.Image:
+    return Image.new("RGB", (48, 40), colour)
+
+
+def _wait_idle(qtbot, app, timeout=60000):
+    qtbot.waitUntil(lambda: app.controller.state == State.IDLE and not app.controller._outstanding, timeout=timeout)
+
+
+def test_open_a_picture_hear_its_description_then_ask(qtbot, make_app, tmp_path):
+    app = make_app()
+    path = tmp_path / "cat.png"
+    _picture().save(path)
+    _wait_idle(qtbot, app)
+    app.window.open_path(str(path))
+    qtbot.waitUntil(lambda: bool(app.controller.current and app.controller.current.description), timeout=60000)
+    description = app.controller.current.description
+    assert description in app.heard
+    assert app.window.description.toPlainText() == description
+    assert app.window.status.text() == description
+    assert app.window.history.count() == 1 and description in app.window.history.item(0).text()
+    app.window.question.setFocus()
+    qtbot.keyClicks(app.window.question, "what colour ?")
+    qtbot.keyClick(app.window.question, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: bool(app.controller.current.conversation), timeout=60000)
+    question, answer = app.controller.current.conversation[0]
+    assert question == "what colour ?" and answer in app.heard
+    assert app.window.conversation.count() == 1 and answer in app.window.conversation.item(0).text()
+    assert app.window.question.text() == ""
+
+
+def test_history_switches_the_current_picture(qtbot, make_app):
+    app = make_app()
+    _wait_idle(qtbot, app)
+    first = app.controller.describe_image(_picture((250, 0, 0)), "first")
+    second = app.controller.describe_image(_picture((0, 0, 250)), "second")
+    qtbot.waitUntil(lambda: bool(second.description), timeout=60000)
+    assert app.window.history.count() == 2
+    app.window.history.setCurrentRow(1)
+    app.window.history.itemActivated.emit(app.window.history.item(1))
+    assert app.controller.current is first
+    app.controller.ask("what colour ?")
+    qtbot.waitUntil(lambda: bool(first.conversation), timeout=60000)
+    assert not second.conversation
+
+
+def test_requests_wait_for_the_model_and_a_new_picture_replaces_waiting_ones(qtbot, make_app):
+    app = make_app()
+    assert app.controller.state == State.LOADING
+    first = app.controller.describe_image(_picture(), "first")
+    second = app.controller.describe_image(_picture((0, 200, 0)), "second")
+    assert any("Loading the model" in m for m in app.heard)
+    qtbot.waitUntil(lambda: bool(second.description), timeout=60000)
+    _wait_idle(qtbot, app)
+    assert first.description == ""  # replaced before it started: never described
+
+
+def test_stop_cancels_a_running_request(qtbot, make_app):
+    app = make_app()
+    _wait_idle(qtbot, app)
+    app.settings = app.controller.settings = app.settings.update()
+    spec = app.controller.worker._loaded.spec
+    import dataclasses
+
+    slow = {"num_beams": 1, "max_new_tokens": 4000, "min_new_tokens": 4000}
+    app.controller.worker._loaded.spec = dataclasses.replace(spec, caption_generation=slow)
+    with qtbot.waitSignal(app.controller.worker.started, timeout=30000):
+        picture = app.controller.describe_image(_picture(), "slow")
+    app.window.stop_button.click()
+    qtbot.waitUntil(lambda: "Stopped." in app.heard, timeout=30000)
+    assert picture.description == ""
+    assert app.controller.state == State.IDLE
+
+
+def test_the_window_never_freezes_while_describing(qtbot, make_app):
+    app = make_app()
+    _wait_idle(qtbot, app)
+    gaps = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick():
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(5)
+    pictures = []
+    for i in range(20):
+        picture = app.controller.describe_image(_picture((i * 12, 100, 255 - i * 12)), f"p{i}")
+        qtbot.waitUntil(lambda p=picture: bool(p.description), timeout=60000)
+        pictures.append(picture)
+    timer.stop()
+    assert len(gaps) > 100
+    assert max(gaps) < 50, f"longest gap in the event loop: {max(gaps)} ms"
+
+
+def test_a_bad_picture_is_spoken_and_nothing_is_lost(qtbot, make_app, tmp_path):
+    app = make_app()
+    _wait_idle(qtbot, app)
+    good = app.controller.describe_image(_picture(), "good")
+    qtbot.waitUntil(lambda: bool(good.description), timeout=60000)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a picture")
+    app.window.open_path(str(bad))
+    assert any("broken.png" in m and "not a picture" in m for m in app.heard)
+    assert app.controller.current is good and app.window.history.count() == 1
+
+
+def test_a_broken_model_folder_is_spoken(qtbot, make_app, tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "blip-2"}')
+    app = make_app(model=str(tmp_path))
+    qtbot.waitUntil(lambda: app.controller.state == State.NO_MODEL, timeout=30000)
+    assert any("safetensors" in m for m in app.heard)
+    app.controller.describe_image(_picture(), "after")
+    assert "No model is set up yet" in app.heard[-1]
+
+
+def test_out_of_gpu_memory_falls_back_to_the_processor(qtbot, make_app, monkeypatch):
+    import torch
+
+    from desktop_app.vision.session import ImageSession
+
+    app = make_app()
+    _wait_idle(qtbot, app)
+    app.controller.worker._loaded.device = "cuda"  # pretend the model sits on a GPU
+    original = ImageSession.caption
+    calls = []
+
+    def caption_once_out_of_memory(self):
+        calls.append(self.loaded.device)
+        if self.loaded.device == "cuda":
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return original(self)
+
+    monkeypatch.setattr(ImageSession, "caption", caption_once_out_of_memory)
+    picture = app.controller.describe_image(_picture(), "big")
+    qtbot.waitUntil(lambda: bool(picture.description), timeout=60000)
+    assert calls == ["cuda", "cpu"]
+    assert any("ran out of memory" in m and "processor" in m for m in app.heard)
+
+
+def test_trigger_reaches_the_running_app(qtbot, make_app):
+    from desktop_app.ipc import InstanceServer
+
+    app = make_app()
+    server = InstanceServer(name=f"lookaloud-test-{time.time_ns()}")
+    server.accept = lambda m: m in ("repeat-last", "show")
+    assert server.listen()
+    server.received.connect(app.trigger)
+    app.controller.say("Hello there.")
+    env_name = server.name
+    code = f"from desktop_app.ipc import send; print(send('repeat-last', {env_name!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    with qtbot.waitSignal(server.received, timeout=10000):
+        pass
+    out, _ = proc.communicate(timeout=10)
+    assert out.strip() == "ok"
+    assert app.heard[-1] == "Hello there." and app.heard[-2] == "Hello there."
+    # A second instance (another process) finds the first and does not take over.
+    code = ("from PySide6.QtCore import QCoreApplication; app = QCoreApplication([]); "
+            f"from desktop_app.ipc import InstanceServer; print(InstanceServer({env_name!r}).listen())")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    qtbot.waitUntil(lambda: proc.poll() is not None, timeout=20000)
+    assert proc.stdout.read().strip() == "False"
+    server.close()
+
+
+def test_trigger_without_a_running_app_says_so():
+    result = subprocess.run([sys.executable, "-m", "desktop_app", "trigger", "describe-screen"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "not running" in result.stderr
