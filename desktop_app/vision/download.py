@@ -51,6 +51,7 @@ FORBIDDEN_PATTERNS: tuple[str, ...] = (
     "*.bin.index.json", "tf_model*", "flax_model*",
 )
 RECORD_FILE = "downloads.json"
+WORK_FOLDER = ".lookaloud-download"  # partial files and the lock inside a chosen folder
 PAIR_PARTS = ("caption", "vqa")
 
 _READ_TIMEOUT_S = 1.0  # a stalled read wakes up this often to notice a cancel
@@ -347,7 +348,7 @@ def _plan(repo_id: str, revision: str, allow_patterns: Sequence[str], dest_dir: 
     try:
         # token=False: no stored login token is ever sent; the catalog models are public.
         info = HfApi(endpoint=_endpoint(), token=False).model_info(
-            repo_id, revision=pinned or revision or "main", files_metadata=True, token=False)
+            repo_id, revision=pinned or revision or "main", files_metadata=True, token=False, timeout=15)
     except Exception as error:
         raise _translate(error, repo_id) from error
     commit = info.sha or pinned
@@ -385,7 +386,7 @@ def _plan(repo_id: str, revision: str, allow_patterns: Sequence[str], dest_dir: 
             f.link = storage / "snapshots" / commit / s.rfilename
         else:
             f.final = dest_dir / s.rfilename
-            f.partial = dest_dir / ".incomplete" / f"{etag}.incomplete"
+            f.partial = dest_dir / WORK_FOLDER / f"{etag}.incomplete"
         files.append(f)
     folder = dest_dir if dest_dir is not None else storage / "snapshots" / commit
     return _Plan(repo_id, commit, files, folder, dest_dir)
@@ -559,7 +560,7 @@ def _run(plans: list[_Plan], progress: ProgressCallback | None, cancel: threadin
             "Free some space and start the download again.", "disk_full")
     meter.send()
     for plan in plans:
-        lock_dir = (plan.dest_dir or _hub_cache()) / ".locks"
+        lock_dir = plan.dest_dir / WORK_FOLDER if plan.dest_dir else _hub_cache() / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(lock_dir / (plan.repo_id.replace("/", "--") + ".lock")))
         try:
@@ -588,6 +589,8 @@ def _run(plans: list[_Plan], progress: ProgressCallback | None, cancel: threadin
 
 
 def _finish(plan: _Plan) -> None:
+    if plan.dest_dir is not None:  # leave the chosen folder holding just the model
+        shutil.rmtree(plan.dest_dir / WORK_FOLDER, ignore_errors=True)
     _update_record(plan.repo_id, revision=plan.commit, complete=True,
                    dir=str(plan.dest_dir) if plan.dest_dir is not None else None,
                    files=sorted(f.name for f in plan.files))

@@ -267,7 +267,7 @@ def test_a_chosen_folder_holds_the_files_and_is_found_again(fake_hub: FakeHub, t
     folder = download.download_model(spec, dest_dir=tmp_path / "my models")
 
     assert folder == tmp_path / "my models"
-    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]  # no leftovers
     assert download.installed_path(spec) == folder
     assert not cache_root("test/big").exists()
 
