@@ -315,7 +315,11 @@ def screen_reader_speaker(
         if kind is ScreenReaderKind.JAWS:
             return JawsSpeaker()
         if kind is ScreenReaderKind.VOICEOVER:
-            return VoiceOverSpeaker(announce=None if sys.platform == "darwin" else announce)
+            if sys.platform == "darwin":
+                import AppKit  # type: ignore[import-not-found]  # noqa: F401 - fail here, not at the first result
+
+                return VoiceOverSpeaker()
+            return VoiceOverSpeaker(announce=announce) if announce is not None else None
     except Exception:  # missing DLL, COM or pyobjc: the announcement is next
         logging.getLogger(__name__).info("%s cannot be reached directly.", kind.value, exc_info=True)
     return AnnouncementSpeaker(announce) if announce is not None else None
