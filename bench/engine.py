@@ -58,9 +58,12 @@ QUESTIONS = (
 # the GPT-2 BPE vocabulary of 50265 tokens and "<image>" at 50265.
 OPT_TOKENS = 50265
 OPT_EMBEDDING_ROWS = 50304
-WORDS = ("a an the of and on in with is are there what colour color red green blue yellow white black "
-         "button window windows text picture screen person left right side how many any open question "
-         "short answer photo : ? .").split()
+WORDS = [
+    "a", "an", "the", "of", "and", "on", "in", "with", "is", "are", "there", "what", "colour", "color", "red",
+    "green", "blue", "yellow", "white", "black", "button", "window", "windows", "text", "picture", "screen",
+    "person", "left", "right", "side", "how", "many", "any", "open", "question", "short", "answer", "photo",
+    "Question", "What", "Is", "How", "Short", ":", "?", ".",
+]
 
 
 # ---- building the random-weight model ---------------------------------------------------------
@@ -82,25 +85,26 @@ def _tokenizer(size: int) -> Any:
 
 
 def _config(tiny: bool, image_token_id: int, vocab_rows: int) -> Any:
-    from transformers import Blip2Config, OPTConfig
+    """Blip2Config of blip2-opt-2.7b's real shapes, or a tiny one with the same structure."""
+    from transformers import Blip2Config, Blip2QFormerConfig, Blip2VisionConfig, OPTConfig
 
-    if tiny:
-        vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                      image_size=224, patch_size=14, qkv_bias=True, layer_norm_eps=1e-6)
-        qformer = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                       encoder_hidden_size=32, cross_attention_frequency=2)
-        text = dict(hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=2, word_embed_proj_dim=32)
-    else:
-        vision = dict(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,
-                      image_size=224, patch_size=14, qkv_bias=True, layer_norm_eps=1e-6)
-        qformer = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-                       encoder_hidden_size=1408, cross_attention_frequency=2)
-        text = dict(hidden_size=2560, num_hidden_layers=32, ffn_dim=10240, num_attention_heads=32,
-                    word_embed_proj_dim=2560)
-    text_config = OPTConfig(vocab_size=vocab_rows, max_position_embeddings=2048, do_layer_norm_before=True,
-                            pad_token_id=1, bos_token_id=2, eos_token_id=2, **text)
-    return Blip2Config(vision_config=vision, qformer_config=qformer, text_config=text_config.to_dict(),
-                       num_query_tokens=32, image_token_id=image_token_id)
+    vision = Blip2VisionConfig(
+        hidden_size=32 if tiny else 1408, intermediate_size=64 if tiny else 6144,
+        num_hidden_layers=2 if tiny else 39, num_attention_heads=2 if tiny else 16,
+        image_size=224, patch_size=14, qkv_bias=True, layer_norm_eps=1e-6,
+    )
+    qformer = Blip2QFormerConfig(
+        hidden_size=32 if tiny else 768, intermediate_size=64 if tiny else 3072,
+        num_hidden_layers=2 if tiny else 12, num_attention_heads=2 if tiny else 12,
+        encoder_hidden_size=vision.hidden_size, cross_attention_frequency=2,
+    )
+    text = OPTConfig(
+        vocab_size=vocab_rows, hidden_size=32 if tiny else 2560, word_embed_proj_dim=32 if tiny else 2560,
+        ffn_dim=64 if tiny else 10240, num_hidden_layers=2 if tiny else 32, num_attention_heads=2 if tiny else 32,
+        max_position_embeddings=2048, do_layer_norm_before=True, pad_token_id=1, bos_token_id=2, eos_token_id=2,
+    )
+    return Blip2Config(vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=text.to_dict(),
+                       num_query_tokens=32, image_token_index=image_token_id)
 
 
 def build(folder: Path, tiny: bool) -> None:
