@@ -85,12 +85,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _speaker():
     """A function that speaks a text and waits until it has been spoken, or None with a message."""
-    try:
-        from desktop_app.speech.output import speak_and_wait
-    except ImportError:
-        _error("Speech output is not available in this copy of Lookaloud.")
-        return None
-    return speak_and_wait
+    from desktop_app.speech.output import speak_and_wait
+
+    def speak(text: str) -> None:
+        problem = speak_and_wait(text)
+        if problem:
+            _error(problem)
+
+    return speak
 
 
 
