@@ -3,7 +3,8 @@
 Each combination is grabbed four times, with and without NumLock and CapsLock, because X
 matches grabs on the exact modifier state. A grab another client holds ends in BadAccess,
 reported as HotkeyBusy. A daemon thread reads key events from this backend's own display
-connection and calls on_activated from that thread.
+connection and calls on_activated from that thread. Holding a combination down fires it once:
+the auto-repeat that X sends as release/press pairs is dropped.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class X11HotkeyBackend(HotkeyBackend):
         self._display_name = display_name
         self._display: xdisplay.Display | None = None
         self._bindings: dict[tuple[int, int], str] = {}
+        self._released_at: dict[int, int] = {}  # keycode -> time of its last release (reader thread)
         self._lock_variants: tuple[int, ...] = (0,)
         self._relevant_mask = X.ControlMask | X.Mod1Mask | X.ShiftMask | X.Mod4Mask
         self._thread: threading.Thread | None = None
@@ -138,8 +140,13 @@ class X11HotkeyBackend(HotkeyBackend):
                 return
 
     def _handle(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.type == X.KeyRelease:
+            self._released_at[event.detail] = event.time
+            return
         if event.type != X.KeyPress:
             return
+        if self._released_at.get(event.detail) == event.time:
+            return  # auto-repeat: X sends a release and a press at the same instant; one press, one action
         action = self._bindings.get((event.detail, event.state & self._relevant_mask))
         if action is not None:
             self.on_activated(action)

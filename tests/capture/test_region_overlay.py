@@ -72,3 +72,50 @@ def test_mouse_drag_chooses_the_dragged_rectangle(qtbot, overlay: RegionOverlay)
     with qtbot.waitSignal(overlay.accepted, timeout=5000) as accepted:
         xdotool("key", "Return")()
     assert accepted.args == [QRect(600, 300, 100, 80)]
+
+
+_SCALED_OVERLAY = """
+import json
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from desktop_app.ui.region_overlay import RegionOverlay
+overlay = RegionOverlay()
+def accepted(rect):
+    image = overlay.selected_image
+    print(json.dumps({"dpr": overlay.devicePixelRatio(), "logical": list(overlay.selection().getRect()),
+                      "rect": list(rect.getRect()), "size": list(image.size),
+                      "left": image.getpixel((5, 5)), "right": image.getpixel((image.width - 5, 5))}), flush=True)
+    app.quit()
+overlay.accepted.connect(accepted)
+overlay.open()
+def ready():
+    if overlay.isActiveWindow():
+        print("ready", flush=True)
+    else:
+        QTimer.singleShot(50, ready)
+ready()
+app.exec()
+"""
+
+
+def test_scaled_desktop_gives_real_pixels(qtbot, blocks_window) -> None:  # type: ignore[no-untyped-def]
+    """At 200 % scaling the user sees a 640x400 logical screen; the accepted rectangle and the
+    picture are in the screen's real 1280x800 pixels."""
+    import json
+    import os
+    import sys
+
+    blocks_window(0, 0, 1280, 800, frameless=True)
+    env = {**os.environ, "QT_SCALE_FACTOR": "2"}
+    child = subprocess.Popen([sys.executable, "-c", _SCALED_OVERLAY], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        xdotool("key", "--delay", "20", "3", "Return")()  # bottom left quarter
+        result = json.loads(child.stdout.readline())
+    finally:
+        child.wait(timeout=10)
+    assert result["dpr"] == 2 and result["logical"] == [0, 200, 320, 200]
+    assert result["rect"] == [0, 400, 640, 400] and result["size"] == [640, 400]
+    # 640 real pixels wide is exactly the red half of the blocks, so both edges are red.
+    assert tuple(result["left"]) == RED and tuple(result["right"]) == RED

@@ -65,8 +65,10 @@ def test_shortcuts_the_desktop_refuses_are_reported(qtbot, make_manager, portal_
         manager.apply({"ask": "Ctrl+Alt+Shift+A", "read-text": "Ctrl+Alt+Shift+T"})
     assert signal.args == [
         "ask",
-        "The desktop did not give Lookaloud the shortcut Ctrl+Alt+Shift+A for Ask a question. "
-        "Choose a different one in the desktop's shortcut settings.",
+        (
+            "The desktop did not give Lookaloud the shortcut Ctrl+Alt+Shift+A for Ask a question. "
+            "Choose a different one in the desktop's shortcut settings."
+        ),
     ]
 
 

@@ -74,6 +74,17 @@ def test_numlock_and_capslock_do_not_disable_hotkeys(qtbot, x11_manager, other_a
         press("Num_Lock", "Caps_Lock")
 
 
+def test_holding_a_hotkey_down_fires_it_once(qtbot, x11_manager, other_app_window) -> None:  # type: ignore[no-untyped-def]
+    x11_manager.apply({"describe-screen": "Ctrl+Alt+Shift+D", "repeat-last": "Ctrl+Alt+Shift+L"})
+    fired: list[str] = []
+    x11_manager.activated.connect(fired.append)
+    # Held for longer than the X server's auto-repeat delay (660 ms), so it repeats.
+    subprocess.run(["xdotool", "keydown", "ctrl+alt+shift+d", "sleep", "1", "keyup", "ctrl+alt+shift+d"], check=True)
+    press("ctrl+alt+shift+l")
+    qtbot.waitUntil(lambda: "repeat-last" in fired)
+    assert fired == ["describe-screen", "repeat-last"]
+
+
 def test_keys_that_are_not_bound_do_nothing(qtbot, x11_manager, other_app_window) -> None:  # type: ignore[no-untyped-def]
     x11_manager.apply({"ask": "Ctrl+Alt+Shift+A"})
     with qtbot.waitSignal(x11_manager.activated, timeout=5000) as signal:
