@@ -53,30 +53,34 @@ def walk(node, out, depth=0):
 
 out = []
 for app in pyatspi.Registry.getDesktop(0):
-    for i in range(app.childCount if app is not None else 0):
-        window = app.getChildAtIndex(i)
-        if window is not None and window.name == sys.argv[1]:
-            walk(window, out)
+    try:
+        windows = [app.getChildAtIndex(i) for i in range(app.childCount)] if app is not None else []
+        windows = [w for w in windows if w is not None and w.name == sys.argv[1]]
+    except Exception:  # an application or window that went away while we asked (another test's)
+        continue
+    for window in windows:
+        walk(window, out)
 print(json.dumps(out))
 '''
 
 ATSPI_PYTHON = "/usr/bin/python3"
 
 
-def atspi_nodes(qtbot, window_title: str, tries: int = 5) -> list[dict]:
+def atspi_nodes(qtbot, window_title: str, tries: int = 10) -> list[dict]:
     """The accessible objects of a shown window as AT-SPI reports them (role, name,
     labelled_by, focusable, showing). The Qt event loop keeps running meanwhile, because the
     bus asks this process for every answer. The first query may start the accessibility bus,
     which Qt joins a moment later: hence the tries."""
+    error = ""
     for _ in range(tries):
-        nodes = _atspi_dump(qtbot, window_title)
+        nodes, error = _atspi_dump(qtbot, window_title)
         if nodes:
             return nodes
         qtbot.wait(500)
-    return []
+    raise AssertionError(f"The window {window_title!r} was not found on the accessibility bus. {error}")
 
 
-def _atspi_dump(qtbot, window_title: str) -> list[dict]:
+def _atspi_dump(qtbot, window_title: str) -> tuple[list[dict], str]:
     import json
     import subprocess
 
@@ -89,8 +93,7 @@ def _atspi_dump(qtbot, window_title: str) -> list[dict]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err
-    return json.loads(out)
+    return (json.loads(out), "") if proc.returncode == 0 else ([], err[-2000:])
 
 
 CONTROL_ROLES = {"push button", "check box", "combo box", "spin button", "text", "list", "page tab",
