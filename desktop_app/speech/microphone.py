@@ -12,6 +12,7 @@ Qt-free; sources are opened, read and closed on one (worker) thread.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -23,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 FRAME_SAMPLES = 512  # 32 ms: one VAD window
@@ -77,7 +80,7 @@ class AudioSource(ABC):
 
     sample_rate = SAMPLE_RATE
 
-    def __enter__(self) -> AudioSource:
+    def __enter__(self) -> AudioSource:  # noqa: PYI034 - typing.Self needs Python 3.11
         self.open()
         return self
 
@@ -100,7 +103,7 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> n
     audio = np.asarray(audio, dtype=np.float32)
     if from_rate == to_rate or len(audio) == 0:
         return audio
-    n_out = int(round(len(audio) * to_rate / from_rate))
+    n_out = round(len(audio) * to_rate / from_rate)
     positions = np.arange(n_out, dtype=np.float64) * (from_rate / to_rate)
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
@@ -120,7 +123,7 @@ def read_audio_file(path: str | Path) -> np.ndarray:
 
         try:
             return np.asarray(decode_audio(str(path), sampling_rate=SAMPLE_RATE), dtype=np.float32)
-        except Exception as exc:  # noqa: BLE001 - PyAV raises many types for bad input
+        except Exception as exc:  # PyAV raises many types for bad input
             raise ValueError(f"{path.name} is not a sound file Lookaloud can read.") from exc
     if width == 1:
         data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
@@ -259,9 +262,9 @@ class MicrophoneSource(AudioSource):
 
     def _start(self, sd, index: int | None, rate: int):  # type: ignore[no-untyped-def]
         self._native_rate = rate
-        blocksize = int(round(FRAME_SAMPLES * rate / SAMPLE_RATE))
+        blocksize = round(FRAME_SAMPLES * rate / SAMPLE_RATE)
 
-        def callback(indata, frames, time_info, status) -> None:  # noqa: ANN001 - PortAudio thread
+        def callback(indata, frames, time_info, status) -> None:
             if not self._closed.is_set():
                 self._queue.put(indata[:, 0].copy())
 
@@ -303,6 +306,6 @@ class MicrophoneSource(AudioSource):
             try:
                 stream.stop()
                 stream.close()
-            except Exception:  # noqa: BLE001 - closing a failed device must not raise over the real error
-                pass
+            except Exception:  # closing a failed device must not hide the real error
+                log.debug("Closing the microphone failed", exc_info=True)
         self._queue = queue.Queue()

@@ -44,19 +44,22 @@ class Transcriber:
 
     model: a catalog name (tiny.en, base.en, ...) or a folder holding a CTranslate2 Whisper model.
     language: a language code ("en", "fr"), or "auto" to detect (multilingual models only).
-    beam_size: 1 (greedy) keeps a short question well under a second on a 2-core CPU; on these
-        short, clean questions beam 5 was not more accurate (see docs/stt.md).
+    beam_size: 5 costs next to nothing for a short question (Whisper's encoder, which always
+        sees 30 seconds, dominates) and made fewer word errors than greedy (see docs/stt.md).
+    prompt: Whisper's initial prompt, to bias it toward words; none by default because a prompt
+        can be echoed back on noise, and an echoed command would be acted on.
     """
 
     def __init__(self, model: str | Path = DEFAULT_STT_MODEL, *, language: str = "en",
                  device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0,
-                 beam_size: int = 1) -> None:
+                 beam_size: int = 5, prompt: str | None = None) -> None:
         self.model_name = str(model)
         self.language = language.strip().lower()
         self.device = device
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
         self.beam_size = beam_size
+        self.prompt = prompt
         self._model: Any = None
         self._lock = threading.Lock()
         entry = find_stt_model(self.model_name)
@@ -89,7 +92,7 @@ class Transcriber:
         try:
             self._model = WhisperModel(str(folder), device=self.device, compute_type=self.compute_type,
                                        cpu_threads=self.cpu_threads, local_files_only=True)
-        except Exception as exc:  # noqa: BLE001 - CTranslate2 raises RuntimeError/ValueError for bad files
+        except Exception as exc:  # CTranslate2 raises RuntimeError or ValueError for bad files
             raise SttError(f"The speech model in {folder} could not be loaded. It may be damaged.") from exc
         if not self._model.model.is_multilingual and self.language not in ("en", *AUTO_LANGUAGE):
             self._model = None
@@ -120,6 +123,7 @@ class Transcriber:
                 condition_on_previous_text=False,
                 without_timestamps=True,
                 vad_filter=trim_silence,
+                initial_prompt=self.prompt,
             )
             text = " ".join(s.text.strip() for s in segments).strip()
             seconds = time.perf_counter() - started

@@ -37,7 +37,7 @@ class VadSettings:
     """
 
     threshold: float = 0.5
-    min_speech_ms: int = 200
+    min_speech_ms: int = 120
     end_silence_ms: int = 900
 
     @property

@@ -32,19 +32,19 @@ _SCREEN = r"(?:the screen|my screen|the display|my display|the desktop|my deskto
 _TEXT = r"(?:the text|the words|the writing|the text on (?:it|the screen|the picture|the image)|all the text|what it says|it out loud|it aloud|it out|out the text|the text out loud|the text aloud|text)"
 
 _PATTERNS: list[tuple[VoiceCommand, str]] = [
-    (VoiceCommand.STOP, r"stop(?: (?:it|that|talking|speaking|reading|now))?|be quiet|quiet|shut up|silence"
-                        r"|cancel|never ?mind|enough|that's enough|that is enough|hush|pause"),
+    (VoiceCommand.STOP, (r"stop(?: (?:it|that|talking|speaking|reading|now))?|be quiet|quiet|shut up|silence"
+                         r"|cancel|never ?mind|enough|that's enough|that is enough|hush|pause")),
     (VoiceCommand.DESCRIBE_SCREEN,
-     rf"(?:describe|look at|check|what's on|what is on|what's in|what is in|tell me what's on|"
-     rf"tell me what is on|take a (?:new )?(?:picture|screenshot) of|capture) {_SCREEN}(?: again| now)?"
-     rf"|(?:take a )?new (?:picture|screenshot)|look again|what's on screen|what is on screen"),
+     (rf"(?:describe|look at|check|what's on|what is on|what's in|what is in|tell me what's on|"
+      rf"tell me what is on|take a (?:new )?(?:picture|screenshot) of|capture) {_SCREEN}(?: again| now)?"
+      rf"|(?:take a )?new (?:picture|screenshot)|look again|what's on screen|what is on screen")),
     (VoiceCommand.READ_TEXT,
-     rf"(?:read|read out|read me|read aloud) {_TEXT}|read it|read|what does it say|what does the text say"
-     rf"|read (?:the )?text (?:out loud|aloud)"),
+     (rf"(?:read|read out|read me|read aloud) {_TEXT}|read it|read|what does it say|what does the text say"
+      rf"|read (?:the )?text (?:out loud|aloud)")),
     (VoiceCommand.DESCRIBE_AGAIN,
-     rf"(?:describe|repeat|say) {_THING} again|describe again|(?:say|tell me) (?:it|that) again|repeat(?: {_THING})?"
-     rf"|again|once more|one more time|come again|what was that|pardon|sorry what|what did you say"
-     rf"|repeat the description|describe {_THING} once more"),
+     (rf"(?:describe|repeat|say) {_THING} again|describe again|(?:say|tell me) (?:it|that) again"
+      rf"|repeat(?: {_THING})?|again|once more|one more time|come again|what was that|pardon|sorry what"
+      rf"|what did you say|repeat the description|describe {_THING} once more")),
 ]
 _COMPILED = [(cmd, re.compile(rf"{_POLITE}(?:{pattern}){_TAIL}")) for cmd, pattern in _PATTERNS]
 

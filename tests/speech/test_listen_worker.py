@@ -10,7 +10,13 @@ import sounddevice
 from PySide6.QtCore import QMetaObject, Qt, QThread
 from stt_audio import noise, shared_transcriber, speak, surround, words
 
-from desktop_app.speech.microphone import NO_MICROPHONE, NO_PERMISSION, AudioSource, MicrophoneSource, WavSource
+from desktop_app.speech.microphone import (
+    NO_MICROPHONE,
+    NO_PERMISSION,
+    AudioSource,
+    MicrophoneSource,
+    WavSource,
+)
 from desktop_app.speech.stt import Transcriber
 from desktop_app.workers.listen_worker import NOTHING_HEARD, ListenWorker
 
@@ -18,11 +24,11 @@ QUESTION = "How many people are in the picture?"
 
 
 @pytest.fixture
-def run_worker(qtbot) -> Iterator[Callable[..., tuple[ListenWorker, list[tuple[str, object]]]]]:  # noqa: ANN001
+def run_worker(qtbot) -> Iterator[Callable[..., tuple[ListenWorker, list[tuple[str, object]]]]]:
     """Start a ListenWorker in a QThread; returns it and the list of signals it emitted."""
     threads: list[QThread] = []
 
-    def start(source_factory: Callable[[], AudioSource], transcriber: Transcriber | None = None):  # noqa: ANN202
+    def start(source_factory: Callable[[], AudioSource], transcriber: Transcriber | None = None):
         thread = QThread()
         worker = ListenWorker(transcriber or shared_transcriber(), source_factory)
         worker.moveToThread(thread)
@@ -46,13 +52,13 @@ def _ask(worker: ListenWorker) -> None:
     QMetaObject.invokeMethod(worker, "listen", Qt.ConnectionType.QueuedConnection)
 
 
-def _listen(qtbot, worker: ListenWorker, events: list[tuple[str, object]]) -> None:  # noqa: ANN001
+def _listen(qtbot, worker: ListenWorker, events: list[tuple[str, object]]) -> None:
     """Ask, and wait for the outcome: a transcript or a failure."""
     _ask(worker)
     qtbot.waitUntil(lambda: bool(events) and events[-1][0] in ("transcribed", "failed"), timeout=30_000)
 
 
-def test_spoken_question_is_heard_and_transcribed(qtbot, run_worker) -> None:  # noqa: ANN001
+def test_spoken_question_is_heard_and_transcribed(qtbot, run_worker) -> None:
     worker, events = run_worker(lambda: WavSource(samples=surround(speak(QUESTION), 0.3, 1.2), realtime=True))
     _listen(qtbot, worker, events)
     assert [name for name, _ in events] == ["started", "finished", "transcribed"]
@@ -60,7 +66,7 @@ def test_spoken_question_is_heard_and_transcribed(qtbot, run_worker) -> None:  #
     assert not worker.is_listening
 
 
-def test_second_press_stops_listening_early(qtbot, run_worker) -> None:  # noqa: ANN001
+def test_second_press_stops_listening_early(qtbot, run_worker) -> None:
     long_question = speak("How many people are in the picture, and what are they wearing, and where are they going?")
     worker, events = run_worker(lambda: WavSource(samples=surround(long_question, 0.3, 1.0), realtime=True))
     with qtbot.waitSignal(worker.listening_started, timeout=10_000):
@@ -73,13 +79,13 @@ def test_second_press_stops_listening_early(qtbot, run_worker) -> None:  # noqa:
     assert [name for name, _ in events] == ["started", "finished", "transcribed"]
 
 
-def test_no_microphone_is_one_spoken_sentence(qtbot, run_worker) -> None:  # noqa: ANN001
+def test_no_microphone_is_one_spoken_sentence(qtbot, run_worker) -> None:
     worker, events = run_worker(MicrophoneSource)  # the real device layer: this machine has none
     _listen(qtbot, worker, events)
     assert events == [("failed", NO_MICROPHONE)]
 
 
-def test_permission_refused_is_one_spoken_sentence(qtbot, run_worker, monkeypatch) -> None:  # noqa: ANN001
+def test_permission_refused_is_one_spoken_sentence(qtbot, run_worker, monkeypatch) -> None:
     device = {"name": "Built-in Microphone", "max_input_channels": 1, "default_samplerate": 48_000.0}
     monkeypatch.setattr(sounddevice, "query_devices", lambda *a, **k: device)
 
@@ -92,13 +98,13 @@ def test_permission_refused_is_one_spoken_sentence(qtbot, run_worker, monkeypatc
     assert events == [("failed", NO_PERMISSION)]
 
 
-def test_silence_is_reported_not_transcribed(qtbot, run_worker) -> None:  # noqa: ANN001
+def test_silence_is_reported_not_transcribed(qtbot, run_worker) -> None:
     worker, events = run_worker(lambda: WavSource(samples=noise(9.0, level=0.01)))
     _listen(qtbot, worker, events)
     assert events == [("started", None), ("finished", None), ("failed", NOTHING_HEARD)]
 
 
-def test_missing_speech_model_is_reported_before_the_microphone_opens(qtbot, run_worker) -> None:  # noqa: ANN001
+def test_missing_speech_model_is_reported_before_the_microphone_opens(qtbot, run_worker) -> None:
     opened: list[bool] = []
 
     def source() -> AudioSource:
@@ -107,6 +113,6 @@ def test_missing_speech_model_is_reported_before_the_microphone_opens(qtbot, run
 
     worker, events = run_worker(source, Transcriber("small.en"))  # catalog model, never downloaded here
     _listen(qtbot, worker, events)
-    assert events == [("failed", "The speech model small.en is not installed. "
-                                 "Run lookaloud models download small.en to install it.")]
+    assert events == [("failed", ("The speech model small.en is not installed. "
+                                  "Run lookaloud models download small.en to install it."))]
     assert opened == []

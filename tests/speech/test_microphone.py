@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -40,9 +41,9 @@ class FakeInputStream:
     audio = np.zeros(0, np.float32)
     rate = SAMPLE_RATE
     supported_rates: tuple[int, ...] = (SAMPLE_RATE, 48_000)
-    opened: list[FakeInputStream] = []
+    opened: ClassVar[list[FakeInputStream]] = []
 
-    def __init__(self, *, device, samplerate, channels, dtype, blocksize, callback) -> None:  # noqa: ANN001
+    def __init__(self, *, device, samplerate, channels, dtype, blocksize, callback) -> None:
         if samplerate not in self.supported_rates:
             raise sounddevice.PortAudioError("Error opening InputStream: Invalid sample rate [PaErrorCode -9997]")
         assert (channels, dtype) == (1, "float32")
@@ -99,7 +100,7 @@ def _microphone_source(tmp_path: Path) -> AudioSource:
 
 @pytest.mark.parametrize("make_source", [_wav_source, _microphone_source], ids=["wav", "microphone"])
 def test_every_source_gives_16khz_mono_float_frames_that_the_listener_understands(
-    make_source, fake_microphone, tmp_path: Path  # noqa: ANN001
+    make_source, fake_microphone, tmp_path: Path
 ) -> None:
     source = make_source(tmp_path)
     with source:
@@ -114,14 +115,14 @@ def test_every_source_gives_16khz_mono_float_frames_that_the_listener_understand
     assert {"people", "picture"} <= set(words(shared_transcriber().transcribe(recording.audio).text))
 
 
-def test_microphone_that_only_runs_at_48khz_is_resampled(fake_microphone) -> None:  # noqa: ANN001
+def test_microphone_that_only_runs_at_48khz_is_resampled(fake_microphone) -> None:
     fake_microphone.supported_rates = (48_000,)
     recording = Listener(MicrophoneSource()).listen()
     assert fake_microphone.opened[-1].samplerate == 48_000
     assert "people" in words(shared_transcriber().transcribe(recording.audio).text)
 
 
-def test_microphone_is_closed_after_listening(fake_microphone) -> None:  # noqa: ANN001
+def test_microphone_is_closed_after_listening(fake_microphone) -> None:
     Listener(MicrophoneSource()).listen()
     assert fake_microphone.opened[-1]._stopped.is_set()
 
@@ -131,12 +132,11 @@ def test_microphone_is_closed_after_listening(fake_microphone) -> None:  # noqa:
 def test_no_microphone_on_this_machine_is_a_clear_error() -> None:
     # Real sounddevice and PortAudio: this machine has no sound card at all.
     assert list_microphones() == []
-    with pytest.raises(NoMicrophoneError, match="No microphone was found"):
-        with MicrophoneSource():
-            pass
+    with pytest.raises(NoMicrophoneError, match="No microphone was found"), MicrophoneSource():
+        pass
 
 
-def test_chosen_microphone_that_is_unplugged_falls_back_to_the_default(fake_microphone) -> None:  # noqa: ANN001
+def test_chosen_microphone_that_is_unplugged_falls_back_to_the_default(fake_microphone) -> None:
     source = MicrophoneSource("Headset that is at the office")
     with source:
         pass
@@ -147,7 +147,7 @@ def test_chosen_microphone_that_is_unplugged_falls_back_to_the_default(fake_micr
     "Error opening InputStream: Unanticipated host error [PaErrorCode -9999]: 'Access is denied.'",
     "Error starting stream: Permission denied [PaErrorCode -9986]",
 ])
-def test_permission_refused_is_a_clear_error(fake_microphone, monkeypatch: pytest.MonkeyPatch, message: str) -> None:  # noqa: ANN001
+def test_permission_refused_is_a_clear_error(fake_microphone, monkeypatch: pytest.MonkeyPatch, message: str) -> None:
     def refuse(**_: object) -> None:
         raise sounddevice.PortAudioError(message)
 
@@ -156,7 +156,7 @@ def test_permission_refused_is_a_clear_error(fake_microphone, monkeypatch: pytes
         Listener(MicrophoneSource()).listen()
 
 
-def test_microphone_muted_by_the_system_is_reported_not_waited_on(fake_microphone) -> None:  # noqa: ANN001
+def test_microphone_muted_by_the_system_is_reported_not_waited_on(fake_microphone) -> None:
     # macOS without permission (and a hardware mute) delivers exact digital silence.
     fake_microphone.audio = np.zeros(3 * SAMPLE_RATE, np.float32)
     stream_noise = FakeInputStream._run
@@ -219,12 +219,12 @@ def test_realtime_wav_source_never_runs_ahead_of_the_clock() -> None:
     assert delivered == len(noise(0.5))
 
 
-def test_sources_never_touch_the_disk_beyond_reading(monkeypatch: pytest.MonkeyPatch, fake_microphone) -> None:  # noqa: ANN001
+def test_sources_never_touch_the_disk_beyond_reading(monkeypatch: pytest.MonkeyPatch, fake_microphone) -> None:
     import builtins
 
     real_open = builtins.open
 
-    def read_only_open(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+    def read_only_open(file, mode="r", *args, **kwargs):
         assert not any(flag in mode for flag in "wax+"), f"audio code tried to write {file}"
         return real_open(file, mode, *args, **kwargs)
 
