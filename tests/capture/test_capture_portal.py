@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_portal import FakePortal
 from PIL import Image
 
 from desktop_app.capture import portal
 from desktop_app.capture.screen import CaptureError, Rect, grab
+from tests.capture.fake_portal import FakePortal
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DBUS_SESSION_BUS_ADDRESS"), reason="needs a D-Bus session bus (run under dbus-run-session)"

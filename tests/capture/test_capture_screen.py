@@ -6,13 +6,13 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import BLUE, GREEN, RED, WHITE
 from Xlib import X
 from Xlib import display as xdisplay
 
 from desktop_app.capture.region import capture_region
 from desktop_app.capture.screen import CaptureError, Rect, capture_screen, grab, monitor_at, monitors
 from desktop_app.capture.window import active_window_rect, capture_active_window
+from tests.capture.blocks import BLUE, GREEN, RED, WHITE
 
 
 def _dark_pixels(image, box) -> int:  # type: ignore[no-untyped-def]

@@ -7,10 +7,10 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
-from conftest import BLUE, RED
 from PySide6.QtCore import QRect
 
 from desktop_app.ui.region_overlay import HELP, RegionOverlay
+from tests.capture.blocks import BLUE, RED
 
 
 @pytest.fixture

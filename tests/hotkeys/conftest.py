@@ -1,25 +1,14 @@
-"""Hotkey test fixtures: a manager around any backend, a focused window of "another
-application", and the stand-in desktop portal shared with tests/capture."""
+"""Hotkey test fixtures: a manager around any backend, and a focused window of "another
+application"."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QLineEdit
 
 from desktop_app.hotkeys.manager import HotkeyManager
-
-_spec = importlib.util.spec_from_file_location(
-    "lookaloud_fake_portal", Path(__file__).resolve().parents[1] / "capture" / "fake_portal.py"
-)
-assert _spec is not None and _spec.loader is not None
-fake_portal = importlib.util.module_from_spec(_spec)
-sys.modules["lookaloud_fake_portal"] = fake_portal
-_spec.loader.exec_module(fake_portal)
 
 
 @pytest.fixture

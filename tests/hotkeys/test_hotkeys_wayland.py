@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from lookaloud_fake_portal import FakePortal
 
 from desktop_app.hotkeys.base import fallback_instructions
 from desktop_app.hotkeys.manager import HotkeyManager
 from desktop_app.hotkeys.wayland_portal import PortalHotkeyBackend
+from tests.capture.fake_portal import FakePortal
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DBUS_SESSION_BUS_ADDRESS"), reason="needs a D-Bus session bus (run under dbus-run-session)"
