@@ -20,8 +20,6 @@ import sys
 from PIL import Image
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import (
-    QAccessible,
-    QAccessibleAnnouncementEvent,
     QColor,
     QFont,
     QGuiApplication,
@@ -37,6 +35,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.capture import region
 from desktop_app.capture.screen import Rect, grab
+from desktop_app.ui.announce import Announcer
 
 STEP = 20  # pixels per arrow press: big enough to cross a screen in a few dozen presses
 HELP = (
@@ -96,6 +95,8 @@ class RegionOverlay(QWidget):
         self._rect = region.initial_rect(self._bounds)
         self._drag_start: QPoint | None = None
         self.selected_image: Image.Image | None = None
+        # Announced from the overlay itself: screen readers ignore background windows.
+        self._announcer = Announcer(self)
         self.setWindowTitle("Lookaloud region selection")
         self.setAccessibleName("Region selection")
         self.setAccessibleDescription(HELP)
@@ -221,7 +222,7 @@ class RegionOverlay(QWidget):
 
     def _announce(self, text: str) -> None:
         self.spoken.emit(text)
-        QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, text))
+        self._announcer.announce(text)
 
 
 __all__ = ["HELP", "RegionOverlay", "pil_to_qimage", "screen_grab_rect"]

@@ -4,7 +4,9 @@ drags (xdotool through the X server): the accepted rectangle, what is spoken, th
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRect
@@ -74,7 +76,10 @@ def test_mouse_drag_chooses_the_dragged_rectangle(qtbot, overlay: RegionOverlay)
     assert accepted.args == [QRect(600, 300, 100, 80)]
 
 
-_SCALED_OVERLAY = """
+
+# A fresh process for checks that need one: a scale factor, or an AT-SPI listener that must
+# exist before the QApplication starts (Qt reads the listeners at start, as with Orca).
+_OVERLAY_CHILD = """
 import json
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -86,7 +91,7 @@ def accepted(rect):
     print(json.dumps({"dpr": overlay.devicePixelRatio(), "logical": list(overlay.selection().getRect()),
                       "rect": list(rect.getRect()), "size": list(image.size),
                       "left": image.getpixel((5, 5)), "right": image.getpixel((image.width - 5, 5))}), flush=True)
-    app.quit()
+    QTimer.singleShot(300, app.quit)  # let the last announcement leave
 overlay.accepted.connect(accepted)
 overlay.open()
 def ready():
@@ -99,23 +104,61 @@ app.exec()
 """
 
 
-def test_scaled_desktop_gives_real_pixels(qtbot, blocks_window) -> None:  # type: ignore[no-untyped-def]
-    """At 200 % scaling the user sees a 640x400 logical screen; the accepted rectangle and the
-    picture are in the screen's real 1280x800 pixels."""
+def run_overlay_child(keys: list[str], **env: str) -> dict:  # type: ignore[type-arg]
+    """Opens the overlay in a child process, presses `keys` (ending with Return), returns
+    what it accepted."""
     import json
     import os
     import sys
 
-    blocks_window(0, 0, 1280, 800, frameless=True)
-    env = {**os.environ, "QT_SCALE_FACTOR": "2"}
-    child = subprocess.Popen([sys.executable, "-c", _SCALED_OVERLAY], env=env, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _OVERLAY_CHILD], env={**os.environ, **env},
+                             stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        xdotool("key", "--delay", "20", "3", "Return")()  # bottom left quarter
-        result = json.loads(child.stdout.readline())
+        xdotool("key", "--delay", "50", *keys)()
+        return json.loads(child.stdout.readline())
     finally:
         child.wait(timeout=10)
+
+
+def test_scaled_desktop_gives_real_pixels(qtbot, blocks_window) -> None:  # type: ignore[no-untyped-def]
+    """At 200 % scaling the user sees a 640x400 logical screen; the accepted rectangle and the
+    picture are in the screen's real 1280x800 pixels."""
+    blocks_window(0, 0, 1280, 800, frameless=True)
+    result = run_overlay_child(["3", "Return"], QT_SCALE_FACTOR="2")  # bottom left quarter
     assert result["dpr"] == 2 and result["logical"] == [0, 200, 320, 200]
     assert result["rect"] == [0, 400, 640, 400] and result["size"] == [640, 400]
     # 640 real pixels wide is exactly the red half of the blocks, so both edges are red.
     assert tuple(result["left"]) == RED and tuple(result["right"]) == RED
+
+
+_ANNOUNCEMENT_LISTENER = r"""
+import pyatspi
+from gi.repository import GLib
+
+pyatspi.Registry.registerEventListener(lambda event: print(event.any_data, flush=True), "object:announcement")
+GLib.timeout_add(300, lambda: print("listening", flush=True) and False)
+GLib.timeout_add_seconds(30, lambda: pyatspi.Registry.stop())
+pyatspi.Registry.start()
+"""
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs Debian's python3 with pyatspi")
+def test_a_screen_reader_hears_the_region_change() -> None:
+    """The sentences reach a screen reader listening on the accessibility bus."""
+    listener = subprocess.Popen(["/usr/bin/python3", "-c", _ANNOUNCEMENT_LISTENER], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+    heard: list[str] = []
+    try:
+        assert listener.stdout is not None and listener.stdout.readline().strip() == "listening"
+        reader = threading.Thread(target=lambda: heard.extend(line.strip() for line in listener.stdout), daemon=True)
+        reader.start()
+        run_overlay_child(["Down", "Return"])
+    finally:
+        listener.terminate()
+        listener.wait(timeout=5)
+        reader.join(timeout=5)
+    # (The help spoken on opening may go out before this fresh process has joined the bus;
+    # in the running app it has joined long before. The `spoken` signal carries it either way.)
+    assert "640 by 400, 320 from the left, 220 from the top." in heard
+    assert heard[-1] == "Region chosen, 640 by 400."
