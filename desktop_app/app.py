@@ -32,6 +32,9 @@ class LookaloudApp(QObject):
 
         self.qapp = qapp
         self.settings = settings
+        # The model thread runs Python between math kernels; hand the GIL back to the window
+        # every millisecond instead of every five, so keys and speech never wait on it.
+        sys.setswitchinterval(0.001)
         self.controller = Controller(settings)
         self.window = MainWindow(self.controller)
         self.announcer = Announcer(self.window)
@@ -44,6 +47,7 @@ class LookaloudApp(QObject):
         self.listen_thread: Any = None
         self.listen_worker: Any = None
         self._overlay: Any = None
+        self._hotkey_failures: dict[str, str] = {}
 
         self.controller.message.connect(self._on_message)
         self.controller.state_changed.connect(self._on_state_changed)
@@ -138,25 +142,30 @@ class LookaloudApp(QObject):
         self.controller.describe_image(image, source)
 
     def describe_region(self) -> None:
-        from desktop_app.capture.region import capture_region
-        from desktop_app.capture.screen import CaptureError, Rect
+        """Open the region overlay; the screen is frozen when it opens, so the overlay is never in the picture."""
+        from desktop_app.capture.screen import CaptureError
         from desktop_app.ui.region_overlay import RegionOverlay
 
-        overlay = RegionOverlay()
+        try:
+            overlay = RegionOverlay()
+        except CaptureError as exc:
+            self._play("ERROR")
+            self.controller.say(str(exc))
+            return
         self._overlay = overlay
         overlay.spoken.connect(self._say_now)
 
-        def accepted(rect: Any) -> None:
+        def accepted(_rect: Any) -> None:
             self._overlay = None
-            try:
-                image = capture_region(Rect(rect.x(), rect.y(), rect.width(), rect.height()))
-            except CaptureError as exc:
-                self.controller.say(str(exc))
-                return
-            self.describe(image, "region")
+            if overlay.selected_image is not None:
+                self.describe(overlay.selected_image, "region")
+
+        def cancelled() -> None:
+            self._overlay = None
+            self.controller.say("Region cancelled.")
 
         overlay.accepted.connect(accepted)
-        overlay.cancelled.connect(lambda: self.controller.say("Region cancelled."))
+        overlay.cancelled.connect(cancelled)
         overlay.open()
 
     def read_text(self) -> None:
@@ -233,24 +242,26 @@ class LookaloudApp(QObject):
     # ---- dialogs ----------------------------------------------------------------------------
 
     def open_settings(self) -> None:
+        from desktop_app.ui.settings_dialog import edit_settings
+
+        voices = self.speech.voices() if hasattr(self.speech, "voices") else ()
         try:
-            from desktop_app.ui.settings_dialog import SettingsDialog
-        except ImportError:
-            self.controller.say("Settings are not available in this copy of Lookaloud.")
-            return
-        dialog = SettingsDialog(self.settings, parent=self.window)
-        if dialog.exec():
-            self.apply_settings(dialog.result_settings())
+            from desktop_app.speech.microphone import list_microphones
+
+            microphones = [m.name for m in list_microphones()]
+        except Exception:  # noqa: BLE001 - no audio library: the field stays on the default device
+            microphones = []
+        new = edit_settings(self.settings, self.window, voices=voices, microphones=microphones,
+                            hotkey_failures=dict(self._hotkey_failures))
+        if new is not None:
+            self.apply_settings(new)
 
     def open_setup(self) -> None:
-        try:
-            from desktop_app.ui.setup_dialog import SetupDialog
-        except ImportError:
-            self.controller.say("No model is set up. Run: lookaloud models download blip2-opt-2.7b")
-            return
-        dialog = SetupDialog(parent=self.window)
-        if dialog.exec() and dialog.chosen_model():
-            self.apply_settings(self.settings.update(model=dialog.chosen_model()))
+        from desktop_app.ui.setup_dialog import choose_model
+
+        model = choose_model(self.window)
+        if model:
+            self.apply_settings(self.settings.update(model=model))
         else:
             self.controller.say("No model is set up yet. Open Settings to choose one when you are ready.")
 
@@ -264,6 +275,13 @@ class LookaloudApp(QObject):
             self.hotkeys.apply(new.hotkeys)
         if (new.model, new.device, new.precision) != (old.model, old.device, old.precision) and new.model:
             self.controller.load_model()
+        if new.start_with_system != old.start_with_system:
+            from desktop_app.autostart import AutostartError, set_start_with_system
+
+            try:
+                set_start_with_system(new.start_with_system)
+            except AutostartError as exc:
+                self.controller.say(str(exc))
 
     # ---- feedback ---------------------------------------------------------------------------
 
@@ -296,7 +314,8 @@ class LookaloudApp(QObject):
             self._play("DONE")
 
     def _on_hotkey_failed(self, action: str, message: str) -> None:
-        self.controller.say(message)
+        self._hotkey_failures[action] = message
+        self.controller.say(f"{message} Open Settings from the Lookaloud menu to choose another.")
 
     def quit(self) -> None:
         self.qapp.quit()

@@ -83,7 +83,7 @@ class InferenceWorker(QObject):
 
         if hasattr(os, "setpriority") and _sys.platform.startswith("linux"):
             try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
             except OSError:
                 pass
 
