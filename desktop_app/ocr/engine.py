@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import statistics
 import subprocess
 import threading
 import time
@@ -238,8 +239,12 @@ class TesseractEngine:
 
     @staticmethod
     def _line(items: list[tuple[str, Box, float]]) -> list[OcrLine]:
-        # Words under 30 % are almost always icons, borders or photo texture.
-        items = [item for item in items if item[2] >= 0.3]
+        # A line Tesseract is unsure of as a whole is icons, borders or photo texture. In a
+        # confident line, unsure words are real words with an odd box (bench: "bar to" at
+        # 4 %), so only unsure words without letters or digits go.
+        if not items or statistics.median(c for _, _, c in items) < 0.5:
+            return []
+        items = [item for item in items if item[2] >= 0.3 or _has_text(item[0])]
         text = " ".join(word for word, _, _ in items)
         if not _has_text(text):
             return []
@@ -277,11 +282,10 @@ class RapidOcrEngine:
             from rapidocr_onnxruntime import RapidOCR
 
             # No angle classifier: screen text is never upside down, and on small dark text it
-            # flipped whole lines into nonsense. max_side_len above 2000 so upscaled small
-            # fonts are not shrunk straight back.
+            # flipped whole lines into nonsense. Camera pictures are shrunk to 2000 px.
             self._ocr = RapidOCR(
                 use_cls=False,
-                max_side_len=4096,
+                max_side_len=2000,
                 intra_op_num_threads=self._threads,
                 inter_op_num_threads=1,
             )
@@ -359,8 +363,11 @@ def prepare(image: Image.Image, line_height: int) -> tuple[Image.Image, float]:
 
 # --- choosing and running ----------------------------------------------------------------
 
-# The order measured by bench/ocr.py on generated screenshots (docs/ocr.md).
+# The orders measured by bench/ocr.py (docs/ocr.md): on screens Tesseract is more accurate
+# and about ten times cheaper; in photos it misses light text on colour (a white STOP on a
+# red sign) that RapidOCR's scene-text detector finds.
 ENGINE_ORDER: tuple[type, ...] = (TesseractEngine, RapidOcrEngine)
+PHOTO_ENGINE_ORDER: tuple[type, ...] = (RapidOcrEngine, TesseractEngine)
 _engines: dict[str, OcrEngine] = {}
 _engines_lock = threading.Lock()
 
@@ -378,9 +385,10 @@ def get_engine(name: str) -> OcrEngine:
         return _engines[name]
 
 
-def choose_engine(language: str = "en") -> OcrEngine:
-    """The first engine, in measured order, that can read `language` here; raises OcrError."""
-    for cls in ENGINE_ORDER:
+def choose_engine(language: str = "en", photo: bool = False) -> OcrEngine:
+    """The first engine, in the order measured for screens (or photos), that can read
+    `language` here; raises OcrError."""
+    for cls in PHOTO_ENGINE_ORDER if photo else ENGINE_ORDER:
         engine = get_engine(cls.name)
         if engine.supports(language):
             return engine
@@ -393,14 +401,16 @@ def choose_engine(language: str = "en") -> OcrEngine:
 def read_text(image: Image.Image, language: str = "en", engine: str | None = None) -> OcrResult:
     """The text in `image` in reading order. Runs off the GUI thread; blocks for about a second.
 
-    `engine` forces "tesseract" or "rapidocr"; by default the measured best one that can read
-    `language` is used. Raises OcrError with a sentence for the user.
+    `engine` forces "tesseract" or "rapidocr"; by default the engine measured best for this
+    kind of picture (screen or photo) that can read `language` is used. Raises OcrError with
+    a sentence for the user.
     """
+    from desktop_app.ocr.kind import looks_rendered
     from desktop_app.ocr.layout import order_lines
 
     language = language.lower()
     started = time.perf_counter()
-    chosen = get_engine(engine) if engine else choose_engine(language)
+    chosen = get_engine(engine) if engine else choose_engine(language, photo=not looks_rendered(image))
     prepared, scale = prepare(image, chosen.line_height)
     t_prepared = time.perf_counter()
     lines = chosen.recognize(prepared, language)

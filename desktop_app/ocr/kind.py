@@ -73,22 +73,40 @@ def _long_runs(mask: np.ndarray, length: int) -> np.ndarray:
     return (cover[:, columns + 1] - cover[:, np.maximum(0, columns - length + 1)]) > 0
 
 
-def measure(image: Image.Image, ocr: OcrResult | None = None) -> PictureFeatures:
-    """The features of `image`. Pure numpy on a small copy; safe on any thread."""
+def _small_rgb(image: Image.Image, width: int = ANALYSIS_WIDTH) -> np.ndarray:
     small = image.convert("RGB")
-    if small.width > ANALYSIS_WIDTH:
-        small = small.resize((ANALYSIS_WIDTH, max(1, round(small.height * ANALYSIS_WIDTH / small.width))), Image.Resampling.NEAREST)
-    rgb = np.asarray(small).astype(np.int16)
-    h, w = rgb.shape[:2]
+    if small.width > width:
+        small = small.resize((width, max(1, round(small.height * width / small.width))), Image.Resampling.NEAREST)
+    return np.asarray(small).astype(np.int16)
 
+
+def _flat_and_palette(rgb: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """flat_share, palette_share and the per-colour pixel counts (5 bits a channel)."""
+    h, w = rgb.shape[:2]
     same_right = (np.abs(np.diff(rgb, axis=1)).max(axis=2) <= 2)[:-1, :]
     same_down = (np.abs(np.diff(rgb, axis=0)).max(axis=2) <= 2)[:, :-1]
     flat_share = float((same_right & same_down).mean()) if h > 1 and w > 1 else 1.0
-
     quantised = (rgb[:, :, 0] // 8) * 1024 + (rgb[:, :, 1] // 8) * 32 + rgb[:, :, 2] // 8
     counts = np.bincount(quantised.ravel(), minlength=32768)
-    top = np.sort(counts)[::-1]
-    palette_share = float(top[:16].sum() / counts.sum())
+    palette_share = float(np.sort(counts)[::-1][:16].sum() / counts.sum())
+    return flat_share, palette_share, counts
+
+
+def _rendered(flat_share: float, palette_share: float) -> bool:
+    return flat_share >= 0.35 or palette_share >= 0.8
+
+
+def looks_rendered(image: Image.Image) -> bool:
+    """Whether the picture was drawn by a computer (flat fills, few colours) rather than taken
+    by a camera. A few milliseconds; used to pick the OCR engine before any text is read."""
+    return _rendered(*_flat_and_palette(_small_rgb(image, 480))[:2])
+
+
+def measure(image: Image.Image, ocr: OcrResult | None = None) -> PictureFeatures:
+    """The features of `image`. Pure numpy on a small copy; safe on any thread."""
+    rgb = _small_rgb(image)
+    h, w = rgb.shape[:2]
+    flat_share, palette_share, counts = _flat_and_palette(rgb)
     dominant = int(np.argmax(counts))
     dominant_rgb = np.array([dominant // 1024, (dominant // 32) % 32, dominant % 32]) * 8 + 4
     light_background = bool(dominant_rgb.mean() > 160)
@@ -129,7 +147,7 @@ def classify_picture(image: Image.Image, ocr: OcrResult | None = None) -> Classi
     picture is a flat page). Safe on the inference worker thread; takes tens of milliseconds.
     """
     f = measure(image, ocr)
-    rendered = f.flat_share >= 0.35 or f.palette_share >= 0.8
+    rendered = _rendered(f.flat_share, f.palette_share)
     # A page: mostly text on one light ground, few interface rules, little colour.
     page = f.text_coverage >= 0.12 and f.light_background and f.saturation < 0.15 and f.straight_edges < 0.25
     if page:

@@ -113,8 +113,9 @@ def make_screenshot(
     return Screenshot(image, title, texts)
 
 
-def make_photo(width: int = 640, height: int = 480, seed: int = 0) -> Image.Image:
-    """A photo-like picture: sky-to-ground gradient, blurred organic blobs, grain."""
+def make_photo(width: int = 640, height: int = 480, seed: int = 0, sign: str = "") -> Image.Image:
+    """A photo-like picture: sky-to-ground gradient, blurred organic blobs, grain; with
+    `sign`, a red octagonal road sign carrying that word in white."""
     rng = np.random.default_rng(seed)
     y = np.linspace(0.0, 1.0, height)[:, None, None]
     sky, ground = np.array([110, 160, 220]), np.array([70, 120, 50])
@@ -130,6 +131,13 @@ def make_photo(width: int = 640, height: int = 480, seed: int = 0) -> Image.Imag
         draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=colour)
         mdraw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=int(rng.integers(120, 255)))
     image.paste(layer.filter(ImageFilter.GaussianBlur(4)), mask=mask.filter(ImageFilter.GaussianBlur(6)))
+    if sign:
+        draw = ImageDraw.Draw(image)
+        cx, cy, r = width // 2, height // 3, min(width, height) // 5
+        draw.regular_polygon((cx, cy, r), 8, rotation=22.5, fill=(200, 20, 25), outline=(245, 245, 245), width=4)
+        font = ImageFont.truetype(str(font_path(BOLD_FONT)), r // 2)
+        draw.text((cx, cy), sign, font=font, fill=(250, 250, 250), anchor="mm")
+        image = image.filter(ImageFilter.GaussianBlur(0.8))
     pixels = np.asarray(image).astype(np.float32) + rng.normal(0, 9, (height, width, 3))
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 

@@ -3,7 +3,7 @@ coverage, flat colour, straight edges; the measurements travel with the decision
 
 from __future__ import annotations
 
-from desktop_app.ocr import PictureKind, classify_picture, read_text
+from desktop_app.ocr import PictureKind, classify_picture, compose_description, read_text
 from tests.ocr.pictures import make_document, make_photo, make_screenshot
 
 
@@ -33,3 +33,14 @@ def test_features_are_in_the_json() -> None:
     data = classify_picture(make_photo(200, 150)).to_dict()
     assert data["kind"] == "photo"
     assert set(data["features"]) >= {"text_coverage", "flat_share", "straight_edges", "saturation"}
+
+
+def test_a_photo_with_a_road_sign_is_described_by_its_caption_then_its_text() -> None:
+    photo = make_photo(sign="STOP")
+    ocr = read_text(photo)
+    # Light text on colour is scene text: the photo engine reads it, Tesseract does not.
+    assert ocr.engine == "rapidocr" and ocr.text == "STOP"
+    kind = classify_picture(photo, ocr)
+    assert kind.kind is PictureKind.PHOTO
+    spoken = compose_description("a red stop sign in a park", kind, ocr)
+    assert spoken == "A red stop sign in a park. There is text: STOP."
