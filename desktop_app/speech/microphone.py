@@ -64,6 +64,9 @@ NO_PORTAUDIO = (
     "The sound library PortAudio is missing, so Lookaloud cannot use the microphone. "
     "On Linux, install the package libportaudio2."
 )
+MICROPHONE_UNAVAILABLE = (
+    "The microphone could not be started. Close other programs that may be using it, and try again."
+)
 MICROPHONE_STALLED = "The microphone stopped sending sound. Check that it is still connected."
 
 
@@ -223,7 +226,7 @@ class MicrophoneSource(AudioSource):
         self._native_rate = SAMPLE_RATE
         self._closed = threading.Event()
 
-    def _find_device(self, sd) -> int | None:  # type: ignore[no-untyped-def]
+    def _find_device(self) -> int | None:
         if not self.device:
             return None
         wanted = self.device.casefold()
@@ -237,7 +240,7 @@ class MicrophoneSource(AudioSource):
 
     def open(self) -> None:
         sd = _sounddevice()
-        index = self._find_device(sd)
+        index = self._find_device()
         try:
             info = sd.query_devices(index, kind="input") if index is None else sd.query_devices(index)
         except sd.PortAudioError as exc:
@@ -278,9 +281,12 @@ class MicrophoneSource(AudioSource):
         message = str(exc)
         if _is_permission_error(message):
             return MicrophonePermissionError(NO_PERMISSION)
-        if not opening or "device" in message.lower():
+        if not opening or any(m in message.lower() for m in ("invalid device", "no device", "-9996")):
             return NoMicrophoneError(NO_MICROPHONE)
-        return MicrophoneError(f"The microphone could not be started. {message.rstrip('.')}.")
+        # Busy (another program holds it exclusively), unavailable, driver trouble: the
+        # PortAudio wording means nothing to the user, so keep it for the log.
+        log.warning("Opening the microphone failed: %s", message)
+        return MicrophoneError(MICROPHONE_UNAVAILABLE)
 
     def frames(self) -> Iterator[np.ndarray]:
         zeros_only: int | None = 0

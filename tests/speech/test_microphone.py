@@ -19,9 +19,11 @@ from desktop_app.speech import microphone
 from desktop_app.speech.listener import Listener, StopReason
 from desktop_app.speech.microphone import (
     FRAME_SAMPLES,
+    MICROPHONE_UNAVAILABLE,
     SAMPLE_RATE,
     AudioLibraryMissingError,
     AudioSource,
+    MicrophoneError,
     MicrophonePermissionError,
     MicrophoneSource,
     NoMicrophoneError,
@@ -154,6 +156,17 @@ def test_permission_refused_is_a_clear_error(fake_microphone, monkeypatch: pytes
     monkeypatch.setattr(sounddevice, "InputStream", refuse)
     with pytest.raises(MicrophonePermissionError, match="not allowed to use the microphone"):
         Listener(MicrophoneSource()).listen()
+
+
+def test_microphone_held_by_another_program_is_not_called_missing(fake_microphone, monkeypatch: pytest.MonkeyPatch) -> None:
+    def busy(**_: object) -> None:
+        raise sounddevice.PortAudioError("Error opening InputStream: Device unavailable [PaErrorCode -9985]")
+
+    monkeypatch.setattr(sounddevice, "InputStream", busy)
+    with pytest.raises(MicrophoneError) as caught:
+        MicrophoneSource().open()
+    assert type(caught.value) is MicrophoneError
+    assert str(caught.value) == MICROPHONE_UNAVAILABLE
 
 
 def test_microphone_muted_by_the_system_is_reported_not_waited_on(fake_microphone) -> None:

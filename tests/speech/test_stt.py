@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from stt_audio import noise, shared_transcriber, speak, surround, words
 
-from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK
+from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK, main
 from desktop_app.commands import transcribe as transcribe_command
 from desktop_app.speech.microphone import SAMPLE_RATE
 from desktop_app.speech.stt import SttLanguageError, Transcriber
@@ -122,7 +122,7 @@ def _run_command(*argv: str) -> int:
 def test_transcribe_command_prints_what_was_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "question.wav"
     _write_wav(path, surround(speak("What is on the table?", voice="en"), before=1.0, after=1.0))
-    assert _run_command(str(path)) == EXIT_OK
+    assert main(["transcribe", str(path)]) == EXIT_OK  # as typed: lookaloud transcribe question.wav
     assert "table" in words(capsys.readouterr().out)
     assert _run_command(str(path), "--json") == EXIT_OK
     result = json.loads(capsys.readouterr().out)
