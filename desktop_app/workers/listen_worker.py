@@ -59,24 +59,32 @@ class ListenWorker(QObject):
         self._listener_factory = listener_factory
         self._lock = threading.Lock()
         self._listener: Listener | None = None
+        self._busy = False  # from listen() being entered until the recording ends
+        self._called_off = False  # stop()/cancel() came before the microphone opened
 
     @property
     def is_listening(self) -> bool:
-        """True from the start of a recording until it ends (any thread)."""
+        """True from the start of listen() (the model may still be loading) until the recording
+        ends; a second press of the ask key in that time should call stop(). Any thread."""
         with self._lock:
-            return self._listener is not None
+            return self._busy
 
     def stop(self) -> None:
-        """End the recording and transcribe what was said. Call directly from any thread."""
+        """End the recording and transcribe what was said. Call directly from any thread.
+        Before the microphone has opened (the start sound), it calls the question off instead."""
         with self._lock:
             if self._listener is not None:
                 self._listener.stop()
+            elif self._busy:
+                self._called_off = True
 
     def cancel(self) -> None:
         """End the recording and drop it (closing the app). Call directly from any thread."""
         with self._lock:
             if self._listener is not None:
                 self._listener.cancel()
+            elif self._busy:
+                self._called_off = True
 
     @Slot()
     def preload(self) -> None:
@@ -90,6 +98,15 @@ class ListenWorker(QObject):
     def listen(self) -> None:
         """Record one question and transcribe it. Runs in the worker thread; blocks it while
         recording (up to 30 seconds), which is why stop() and cancel() are direct calls."""
+        with self._lock:
+            self._busy, self._called_off = True, False
+        try:
+            self._listen()
+        finally:
+            with self._lock:
+                self._busy = False
+
+    def _listen(self) -> None:
         started = False
 
         def on_started() -> None:
@@ -106,14 +123,16 @@ class ListenWorker(QObject):
         recording = None
         error = ""
         try:
-            listener = self._listener_factory(self._source_factory())
             with self._lock:
+                if self._called_off:  # pressed again while the model loaded: never open the microphone
+                    return
+                listener = self._listener_factory(self._source_factory())
                 self._listener = listener
             try:
                 recording = listener.listen(on_started=on_started)
             finally:
                 with self._lock:
-                    self._listener = None
+                    self._listener, self._busy = None, False
         except Exception as exc:  # noqa: BLE001 - a worker must report, never die silently
             error = _message(exc)
         if started:

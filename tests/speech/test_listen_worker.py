@@ -3,6 +3,7 @@ hears them (start sound, end sound, then the question or one spoken error senten
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -115,4 +116,30 @@ def test_missing_speech_model_is_reported_before_the_microphone_opens(qtbot, run
     _listen(qtbot, worker, events)
     assert events == [("failed", ("The speech model small.en is not installed. "
                                   "Run lookaloud models download small.en to install it."))]
+    assert opened == []
+
+
+def test_second_press_while_the_model_loads_calls_the_question_off(qtbot, run_worker) -> None:
+    # The first question after start-up waits for Whisper to load; a user who presses the
+    # ask key again then has changed their mind. Loading is held until the second press.
+    gate = threading.Event()
+
+    class SlowLoadingTranscriber(Transcriber):
+        def load(self) -> None:
+            gate.wait(10)
+            super().load()
+
+    opened: list[bool] = []
+
+    def source() -> AudioSource:
+        opened.append(True)
+        return WavSource(samples=speak(QUESTION))
+
+    worker, events = run_worker(source, SlowLoadingTranscriber())
+    _ask(worker)
+    qtbot.waitUntil(lambda: worker.is_listening, timeout=5_000)
+    worker.stop()
+    gate.set()
+    qtbot.waitUntil(lambda: not worker.is_listening, timeout=30_000)
+    assert events == []
     assert opened == []
