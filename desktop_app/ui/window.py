@@ -45,6 +45,11 @@ class MainWindow(QMainWindow):
 
     picture_opened = Signal(object, str)  # PIL image, source (a file name, "pasted picture")
     open_settings_requested = Signal()
+    quit_requested = Signal()
+    # Status messages are raised as polite accessibility announcements while this window is
+    # active, because screen readers do not read a label that changes away from the focus.
+    # The app may turn this off where its own speech already goes through the screen reader.
+    announce_status = True
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -76,7 +81,11 @@ class MainWindow(QMainWindow):
         self.ask_button = _named(QPushButton("&Ask"), "Ask", "Ask the question about the current picture.")
         self.history = _named(QListWidget(), "Recent pictures",
                               "Pictures described earlier. Press Enter on one to make it the current picture.")
-        self.status = _named(QLabel("Starting."), "Status", "What Lookaloud is doing now.")
+        # No accessible name: a label's name is its text, so a screen reader reads the message
+        # itself ("Status" alone would hide it), and a change reaches AT-SPI as a name change.
+        self.status = QLabel("Starting.")
+        self.status.setAccessibleDescription("What Lookaloud is doing now.")
+        self.status.setToolTip("What Lookaloud is doing now.")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self.status.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -131,9 +140,13 @@ class MainWindow(QMainWindow):
         self._add_shortcut("Paste", QKeySequence.StandardKey.Paste, self.paste)
         self._add_shortcut("Stop", QKeySequence(Qt.Key.Key_Escape), controller.stop)
         self._add_shortcut("Settings", QKeySequence("Ctrl+,"), self.open_settings_requested.emit)
+        # Without a tray (no tray on many desktops and under Xvfb) the window is the only way
+        # out, and closing it only hides it: Ctrl+Q quits from the keyboard.
+        self._add_shortcut("Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit)
         self.open_button.clicked.connect(self.choose_file)
         self.paste_button.clicked.connect(self.paste)
         self.stop_button.clicked.connect(controller.stop)
+        self.quit_requested.connect(self._quit)
         self.ask_button.clicked.connect(self.ask)
         self.question.returnPressed.connect(self.ask)
         self.history.itemActivated.connect(self._on_history_activated)
@@ -215,6 +228,12 @@ class MainWindow(QMainWindow):
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)
+        if self.announce_status and text.strip() and self.isActiveWindow():
+            from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
+
+            event = QAccessibleAnnouncementEvent(self.status, text)
+            event.setPoliteness(QAccessible.AnnouncementPoliteness.Polite)
+            QAccessible.updateAccessibility(event)
 
     def _on_state_changed(self, state: State) -> None:
         self.stop_button.setEnabled(state in (State.THINKING, State.LISTENING, State.LOADING))
@@ -260,6 +279,11 @@ class MainWindow(QMainWindow):
     def _on_history_activated(self, item: QListWidgetItem) -> None:
         self.controller.select_picture(item.data(Qt.ItemDataRole.UserRole))
         self.question.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _quit(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.quit()  # run_app's shutdown runs after the event loop returns
 
     def present(self) -> None:
         """Show, raise and focus the window, with focus where the user will want it."""
