@@ -17,6 +17,7 @@ from desktop_app.speech.microphone import (
     AudioSource,
     MicrophoneSource,
     WavSource,
+    list_microphones,
 )
 from desktop_app.speech.stt import Transcriber
 from desktop_app.workers.listen_worker import NOTHING_HEARD, ListenWorker
@@ -81,7 +82,9 @@ def test_second_press_stops_listening_early(qtbot, run_worker) -> None:
 
 
 def test_no_microphone_is_one_spoken_sentence(qtbot, run_worker) -> None:
-    worker, events = run_worker(MicrophoneSource)  # the real device layer: this machine has none
+    if list_microphones():
+        pytest.skip("This machine has a microphone, so the real no-microphone error cannot happen here.")
+    worker, events = run_worker(MicrophoneSource)  # the real device layer: build machines have none
     _listen(qtbot, worker, events)
     assert events == [("failed", NO_MICROPHONE)]
 

@@ -132,8 +132,9 @@ def test_microphone_is_closed_after_listening(fake_microphone) -> None:
 # --- Failures the user hears about.
 
 def test_no_microphone_on_this_machine_is_a_clear_error() -> None:
-    # Real sounddevice and PortAudio: this machine has no sound card at all.
-    assert list_microphones() == []
+    # Real sounddevice and PortAudio: the build machines have no sound card at all.
+    if list_microphones():
+        pytest.skip("This machine has a microphone, so the real no-microphone error cannot happen here.")
     with pytest.raises(NoMicrophoneError, match="No microphone was found"), MicrophoneSource():
         pass
 
