@@ -48,6 +48,9 @@ class LookaloudApp(QObject):
         self.listen_worker: Any = None
         self._overlay: Any = None
         self._hotkey_failures: dict[str, str] = {}
+        # Where spoken questions come from; tests hand in recorded speech through the same interface.
+        self.audio_source_factory: Any = None
+        self.transcriber: Any = None
 
         self.controller.message.connect(self._on_message)
         self.controller.state_changed.connect(self._on_state_changed)
@@ -185,19 +188,29 @@ class LookaloudApp(QObject):
         if self.controller.current is None:
             self._capture("screen")
         self._ensure_listener()
-        self._listen_requested()
+        if self.listen_worker is not None:
+            self._listen_requested()
 
     def _ensure_listener(self) -> None:
         if self.listen_worker is not None:
             return
         from PySide6.QtCore import QThread
 
-        from desktop_app.speech.stt import Transcriber
+        from desktop_app.speech.microphone import MicrophoneSource
+        from desktop_app.speech.stt import SttError, Transcriber
         from desktop_app.workers.listen_worker import ListenWorker
 
+        if self.transcriber is None:
+            try:
+                self.transcriber = Transcriber(self.settings.stt_model, language=self.settings.language)
+            except SttError as exc:
+                self.controller.say(str(exc))
+                return
+        microphone = self.settings.microphone or None
+        source = self.audio_source_factory or (lambda: MicrophoneSource(microphone))
         self.listen_thread = QThread()
         self.listen_thread.setObjectName("lookaloud-listen")
-        self.listen_worker = ListenWorker(Transcriber(self.settings.stt_model, language=self.settings.language))
+        self.listen_worker = ListenWorker(self.transcriber, source_factory=source)
         self.listen_worker.moveToThread(self.listen_thread)
         self.listen_worker.listening_started.connect(self._on_listening_started)
         self.listen_worker.listening_finished.connect(lambda: self._play("DONE"))

@@ -209,12 +209,12 @@ class MainWindow(QMainWindow):
                             else "That is not a picture.")
         return False
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
         if mime.hasImage() or any(u.isLocalFile() for u in mime.urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+    def dropEvent(self, event: QDropEvent) -> None:
         if self.take_mime(event.mimeData(), "dropped picture"):
             event.acceptProposedAction()
 

@@ -132,9 +132,11 @@ def _load_parts(kind: str, folder: Path, dtype: Any, device: str) -> tuple[Any, 
         catalog.INSTRUCTBLIP_LLM: (InstructBlipForConditionalGeneration, InstructBlipProcessor),
     }.get(kind, (None, None))
     if kind == "blip-caption":
-        from transformers import BlipForConditionalGeneration as model_cls, BlipProcessor as proc_cls
+        from transformers import BlipForConditionalGeneration as model_cls
+        from transformers import BlipProcessor as proc_cls
     elif kind == "blip-vqa":
-        from transformers import BlipForQuestionAnswering as model_cls, BlipProcessor as proc_cls
+        from transformers import BlipForQuestionAnswering as model_cls
+        from transformers import BlipProcessor as proc_cls
     if model_cls is None:
         raise ModelLoadError(f"Lookaloud cannot run models of the kind {kind}.")
     if not any(folder.glob("*.safetensors")):

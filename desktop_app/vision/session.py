@@ -22,7 +22,6 @@ from desktop_app.vision import catalog
 from desktop_app.vision.loader import LoadedModel
 from desktop_app.vision.text import clean_output
 
-
 YIELD_SECONDS = 0.001
 
 
