@@ -102,8 +102,16 @@ class Agent:
     def focused(self) -> dict | None:
         return self.ask("focused").get("focused")
 
+    def has_window(self, title: str) -> bool:
+        """A dialog's title carries " — Lookaloud" after it (the application's display name)."""
+        return any(w == title or w.startswith(title + " — ") for w in self.windows())
+
+    def window_title(self, title: str) -> str:
+        return next((w for w in self.windows() if w == title or w.startswith(title + " — ")), title)
+
     def wait_for_window(self, title: str, timeout: float = 60) -> None:
-        wait_until(lambda: title in self.windows(), timeout, f"no window called {title!r} appeared")
+        wait_until(lambda: self.has_window(title), timeout, f"no window called {title!r} appeared",
+                   on_fail=lambda: f"windows: {self.windows()}, focus: {self.focused()}")
 
     def wait_for_focus(self, name: str, timeout: float = 30) -> dict:
         return wait_until(lambda: (f := self.focused()) and f["name"] == name and f, timeout,
