@@ -1,7 +1,7 @@
 """Offline text recognition: the OcrEngine interface, its two engines, and read_text().
 
 Two engines sit behind one small interface:
-- TesseractEngine runs the system `tesseract` command (TSV output on stdin/stdout, no
+- TesseractEngine runs the system `tesseract` command (a PNG file in, TSV out; no
   pytesseract). Chosen first: on generated screenshots it was both faster and more accurate
   here (see docs/ocr.md), and it keeps the spaces between words.
 - RapidOcrEngine runs RapidOCR's bundled PP-OCRv4 ONNX models (from the package index, so it
@@ -15,11 +15,11 @@ engine serialises its own calls with a lock.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +31,13 @@ from PIL import Image, ImageOps
 
 class OcrError(RuntimeError):
     """Text could not be read; str() is one sentence for the user."""
+
+
+class OcrCancelled(OcrError):
+    """The caller's cancel event was set while the text was being read."""
+
+    def __init__(self) -> None:
+        super().__init__("Reading the text was stopped.")
 
 
 @dataclass(frozen=True)
@@ -138,8 +145,9 @@ class OcrEngine(Protocol):
         """Whether this engine is installed here and can read `language` (ISO 639-1, e.g. "en")."""
         ...
 
-    def recognize(self, image: Image.Image, language: str) -> list[OcrLine]:
-        """Lines of text in `image` (8-bit grey, dark text on light), unordered; raises OcrError."""
+    def recognize(self, image: Image.Image, language: str, cancel: threading.Event | None = None) -> list[OcrLine]:
+        """Lines of text in `image` (8-bit grey, dark text on light), unordered; raises OcrError,
+        or OcrCancelled soon after `cancel` is set."""
         ...
 
 
@@ -162,14 +170,14 @@ def _has_text(text: str) -> bool:
 
 
 class TesseractEngine:
-    """The system Tesseract 4/5 through its command line (stdin PNG in, TSV out)."""
+    """The system Tesseract 4/5 through its command line (PNG file in, TSV out)."""
 
     name = "tesseract"
     # Lines enlarged to about 24 px read best on 9-11 px interface fonts (bench/ocr.py:
     # 20-28 px all near 100 %, 32 px lost words at 9 px).
     line_height = 24
 
-    def __init__(self, command: str = "tesseract", timeout_s: float = 60.0) -> None:
+    def __init__(self, command: str = "tesseract", timeout_s: float = 120.0) -> None:
         self._command = shutil.which(command)
         self._timeout_s = timeout_s
         self._languages: set[str] | None = None
@@ -193,24 +201,40 @@ class TesseractEngine:
         code = TESSERACT_LANGUAGES.get(language.lower())
         return code is not None and code in self.installed_languages()
 
-    def recognize(self, image: Image.Image, language: str) -> list[OcrLine]:
+    def recognize(self, image: Image.Image, language: str, cancel: threading.Event | None = None) -> list[OcrLine]:
         if not self.supports(language):
             raise OcrError(f"Tesseract cannot read {LANGUAGE_NAMES.get(language, language)} on this computer.")
-        png = io.BytesIO()
-        image.save(png, format="PNG", compress_level=1)
-        # One OpenMP thread: Tesseract's threading is slower than one thread on a busy CPU
-        # (its own documentation says so), and the model worker needs the other cores.
+        # One OpenMP thread: the vision model needs the other cores, and Tesseract's threads
+        # add CPU time for little gain on a busy machine.
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-        args = [str(self._command), "stdin", "stdout", "-l", TESSERACT_LANGUAGES[language.lower()], "--psm", "3", "tsv"]
-        try:
-            done = subprocess.run(args, input=png.getvalue(), capture_output=True, timeout=self._timeout_s, env=env)
-        except subprocess.TimeoutExpired as exc:
-            raise OcrError("Reading the text took too long and was stopped.") from exc
-        except OSError as exc:
-            raise OcrError("The Tesseract text reader could not be started.") from exc
-        if done.returncode != 0:
+        # The picture goes through a private temporary file, not stdin: a pipe would need a
+        # writer thread to stay cancellable while Tesseract reads it.
+        with tempfile.TemporaryDirectory(prefix="lookaloud-ocr-") as folder:
+            path = os.path.join(folder, "picture.png")
+            image.save(path, format="PNG", compress_level=1)
+            args = [str(self._command), path, "stdout", "-l", TESSERACT_LANGUAGES[language.lower()], "--psm", "3", "tsv"]
+            try:
+                proc = subprocess.Popen(
+                    args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+                )
+            except OSError as exc:
+                raise OcrError("The Tesseract text reader could not be started.") from exc
+            deadline = time.monotonic() + self._timeout_s
+            while True:
+                try:
+                    out, _ = proc.communicate(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    cancelled = cancel is not None and cancel.is_set()
+                    if cancelled or time.monotonic() > deadline:
+                        proc.kill()
+                        proc.communicate()
+                        if cancelled:
+                            raise OcrCancelled() from None
+                        raise OcrError("Reading the text took too long and was stopped.") from None
+        if proc.returncode != 0:
             raise OcrError("The Tesseract text reader failed on this picture.")
-        return self._parse_tsv(done.stdout.decode("utf-8", "replace"))
+        return self._parse_tsv(out.decode("utf-8", "replace"))
 
     @staticmethod
     def _parse_tsv(tsv: str) -> list[OcrLine]:
@@ -291,7 +315,10 @@ class RapidOcrEngine:
             )
         return self._ocr
 
-    def recognize(self, image: Image.Image, language: str) -> list[OcrLine]:
+    def recognize(self, image: Image.Image, language: str, cancel: threading.Event | None = None) -> list[OcrLine]:
+        # ONNX Runtime cannot be interrupted: cancel is honoured before and after the run.
+        if cancel is not None and cancel.is_set():
+            raise OcrCancelled()
         if not self.supports(language):
             raise OcrError(f"The built-in text reader cannot read {LANGUAGE_NAMES.get(language, language)}.")
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
@@ -301,6 +328,8 @@ class RapidOcrEngine:
                 result, _ = self._load()(bgr, use_cls=False)
             except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises many types
                 raise OcrError("The built-in text reader failed on this picture.") from exc
+        if cancel is not None and cancel.is_set():
+            raise OcrCancelled()
         lines = []
         for points, text, score in result or []:
             xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -398,12 +427,14 @@ def choose_engine(language: str = "en", photo: bool = False) -> OcrEngine:
     raise OcrError(f"Lookaloud cannot read {name} text on this computer yet.{hint}")
 
 
-def read_text(image: Image.Image, language: str = "en", engine: str | None = None) -> OcrResult:
+def read_text(
+    image: Image.Image, language: str = "en", engine: str | None = None, cancel: threading.Event | None = None
+) -> OcrResult:
     """The text in `image` in reading order. Runs off the GUI thread; blocks for about a second.
 
     `engine` forces "tesseract" or "rapidocr"; by default the engine measured best for this
     kind of picture (screen or photo) that can read `language` is used. Raises OcrError with
-    a sentence for the user.
+    a sentence for the user, or OcrCancelled soon after `cancel` is set (a new request came).
     """
     from desktop_app.ocr.kind import looks_rendered
     from desktop_app.ocr.layout import order_lines
@@ -413,7 +444,7 @@ def read_text(image: Image.Image, language: str = "en", engine: str | None = Non
     chosen = get_engine(engine) if engine else choose_engine(language, photo=not looks_rendered(image))
     prepared, scale = prepare(image, chosen.line_height)
     t_prepared = time.perf_counter()
-    lines = chosen.recognize(prepared, language)
+    lines = chosen.recognize(prepared, language, cancel)
     t_recognized = time.perf_counter()
     if scale != 1.0:
         lines = [

@@ -4,10 +4,12 @@ a sentence, never a crash."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from desktop_app.ocr import OcrError, read_text
+from desktop_app.ocr import OcrCancelled, OcrError, read_text
 from desktop_app.ocr.engine import choose_engine, prepare
 from tests.ocr.conftest import char_accuracy
 from tests.ocr.pictures import font_path, make_screenshot
@@ -62,3 +64,23 @@ def test_small_dark_interface_text_is_enlarged_and_read() -> None:
     assert char_accuracy(shot.text, result.text) > 0.95, result.text
     # Boxes are in the caller's pixels, not the enlarged picture's.
     assert max(line.box.right for line in result.lines) <= 700
+
+
+def test_a_cancelled_read_stops_instead_of_blocking_the_worker(engine) -> None:  # type: ignore[no-untyped-def]
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(OcrCancelled, match="stopped"):
+        read_text(_two_lines()[0], engine=engine.name, cancel=cancel)
+
+
+def test_tesseract_is_stopped_mid_read_when_cancelled() -> None:
+    # A full page takes Tesseract seconds; the cancel arrives while it runs.
+    page = make_screenshot(size=12, columns=2, width=1600, height=900, lines_per_column=None).image
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    try:
+        with pytest.raises(OcrCancelled):
+            read_text(page, engine="tesseract", cancel=cancel)
+    finally:
+        timer.cancel()
