@@ -92,7 +92,11 @@ def focused(app):
         state = node.getState()
         if state.contains(pyatspi.STATE_FOCUSED) and node.getRole() not in (pyatspi.ROLE_FRAME,
                                                                              pyatspi.ROLE_DIALOG):
-            return describe(node, depth, window)
+            # Qt marks a list's current item focused even while the list itself is not.
+            parent = node.parent
+            if node.getRole() != pyatspi.ROLE_LIST_ITEM or (
+                    parent is not None and parent.getState().contains(pyatspi.STATE_FOCUSED)):
+                return describe(node, depth, window)
         if not state.contains(pyatspi.STATE_SHOWING) and depth > 0:
             return None
         for i in range(node.childCount):

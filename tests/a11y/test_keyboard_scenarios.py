@@ -6,6 +6,7 @@ the last one quits it. Marked `a11y`."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from tests.a11y import launcher
 from tests.a11y.conftest import app_settings, status_text
 
 pytestmark = pytest.mark.a11y
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_open_a_picture_with_ctrl_o_and_hear_its_description(running_app, tmp_path):
@@ -38,6 +41,8 @@ def test_open_a_picture_with_ctrl_o_and_hear_its_description(running_app, tmp_pa
     assert focus["role"] == "text"
     history = [n["name"] for n in running_app.tree("Lookaloud") if n["role"] == "list item"]
     assert any(name.startswith("red-square.png: ") for name in history)
+    # docs/window.png: the window with a described picture, as it looks on screen.
+    subprocess.run(["import", "-window", "root", str(REPO / "docs" / "window.png")], check=True, timeout=60)
 
 
 def test_ask_a_typed_question_and_hear_the_answer(running_app):
@@ -53,7 +58,7 @@ def test_ask_a_typed_question_and_hear_the_answer(running_app):
     assert running_app.node("Lookaloud", "Question")["text"] == ""
 
 
-def test_change_speech_settings_from_the_keyboard(running_app, app_home):
+def test_change_the_voice_in_settings_from_the_keyboard(running_app, app_home):
     launcher.keys("ctrl+comma")
     running_app.wait_for_window("Lookaloud settings")
     dialog = running_app.tree(running_app.window_title("Lookaloud settings"))
@@ -62,18 +67,21 @@ def test_change_speech_settings_from_the_keyboard(running_app, app_home):
     launcher.wait_until(lambda: (running_app.focused() or {}).get("window", "").startswith("Lookaloud settings"),
                         20, "the settings dialog did not take the focus")
     launcher.keys("ctrl+Tab", "ctrl+Tab")  # Model, Hotkeys, then Speech
-    launcher.wait_until(lambda: running_app.node(running_app.window_title("Lookaloud settings"), "Voice",
-                                                 "combo box"), 10, "the Speech tab did not open",
-                        on_fail=lambda: f"focus: {running_app.focused()}")
-    voice = running_app.node(running_app.window_title("Lookaloud settings"), "Voice", "combo box")
-    assert voice["showing"] and voice["labelled_by"]
-    launcher.keys("alt+r")
-    running_app.wait_for_focus("Rate")
-    launcher.keys("ctrl+a")
-    launcher.type_text("220")
+
+    def voice_combo() -> dict | None:  # a combo box is named by its value, labelled by "Voice:"
+        return next((n for n in running_app.tree("Lookaloud settings") if n["role"] == "combo box"
+                     and n["labelled_by"] == ["Voice:"] and n["showing"]), None)
+
+    launcher.wait_until(voice_combo, 10, "the Speech tab did not open")
+    launcher.keys("alt+v")
+    assert running_app.wait_for_focus("Default voice")["labelled_by"] == ["Voice:"]
+    launcher.keys("Down")
+    chosen = launcher.wait_until(lambda: (f := running_app.focused()) and f["name"] != "Default voice" and f["name"],
+                                 10, "the voice did not change")
     launcher.keys("Return")  # OK is the default button
     launcher.wait_until(lambda: not running_app.has_window("Lookaloud settings"), 20, "settings stayed open")
-    launcher.wait_until(lambda: launcher.saved_settings(app_home)["rate"] == 220, 10, "the rate was not saved")
+    launcher.wait_until(lambda: launcher.saved_settings(app_home)["voice"] != "", 10, "the voice was not saved")
+    assert chosen
     # Focus comes back to the main window where it was.
     assert running_app.wait_for_focus("Question")["window"] == "Lookaloud"
 
@@ -103,7 +111,8 @@ def test_set_up_a_model_from_a_folder(a11y_bus, agent, tmp_path, tiny_model):
         assert [n for n in dialog if n["focusable"] and n["showing"] and not (n["name"] or n["labelled_by"])] == []
         launcher.keys("alt+u")
         launcher.wait_until(lambda: len(agent.windows()) > 2, 20, "no folder chooser opened")
-        launcher.keys("alt+n")
+        launcher.wait_until(lambda: (agent.focused() or {}).get("role") == "text", 10,
+                            "the folder chooser's name field has no focus", on_fail=lambda: str(agent.focused()))
         launcher.type_text(str(tiny_model))
         launcher.keys("Return")
         launcher.wait_until(lambda: not agent.has_window("Set up Lookaloud"), 30, "setup stayed open",
