@@ -157,7 +157,7 @@ def on_stdin(channel, condition):
         return False
     try:
         out({"reply": handle(json.loads(line))})
-    except Exception as exc:  # a window that closes mid-walk must not end the agent
+    except Exception as exc:  # noqa: BLE001 - a window closing mid-walk must not end the agent
         out({"reply": {"error": f"{type(exc).__name__}: {exc}"}})
     return True
 
