@@ -75,31 +75,37 @@ def build_model(tokenizer):
     from transformers import Blip2Config, Blip2ForConditionalGeneration
 
     hidden = 128
+    # Initial weights ~1/sqrt(width): the usual 0.02 suits wide models, but at width 128 it
+    # leaves every attention layer uniform and its gradients tiny, and the model sat on a blind
+    # language prior for hundreds of steps.
+    init = 0.08
     config = Blip2Config(
         vision_config={
             "hidden_size": hidden, "intermediate_size": 4 * hidden, "num_hidden_layers": 3,
-            "num_attention_heads": 4, "image_size": IMAGE_SIZE, "patch_size": 16, "initializer_range": 0.02,
+            "num_attention_heads": 4, "image_size": IMAGE_SIZE, "patch_size": 16, "initializer_range": init,
         },
         qformer_config={
             "vocab_size": 8, "hidden_size": hidden, "num_hidden_layers": 2, "num_attention_heads": 4,
             "intermediate_size": 4 * hidden, "cross_attention_frequency": 1, "encoder_hidden_size": hidden,
             "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "max_position_embeddings": 64,
+            "initializer_range": init,
         },
         text_config={
             "model_type": "opt", "vocab_size": len(tokenizer), "hidden_size": hidden, "num_hidden_layers": 3,
             "ffn_dim": 4 * hidden, "num_attention_heads": 4, "max_position_embeddings": 160,
             "word_embed_proj_dim": hidden, "dropout": 0.0, "attention_dropout": 0.0,
             "pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
+            "eos_token_id": tokenizer.eos_token_id, "init_std": init,
         },
         num_query_tokens=NUM_QUERY_TOKENS,
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        initializer_range=init,
     )
     model = Blip2ForConditionalGeneration(config)
     # transformers starts the query tokens at zero (pretrained checkpoints overwrite them); from
     # scratch, identical queries would all read the same thing from the picture for a long while.
     with torch.no_grad():
-        model.query_tokens.normal_(0.0, 0.02)
+        model.query_tokens.normal_(0.0, init)
     gen = model.generation_config
     gen.bos_token_id, gen.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
     gen.pad_token_id = tokenizer.pad_token_id
