@@ -25,8 +25,15 @@ def _grab(widget: QWidget) -> Image.Image:
     return Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
 
 
+def _painted(image: Image.Image) -> bool:
+    """The heading (top rows) and the button (bottom rows) are both drawn in dark ink."""
+    pixels = np.asarray(image.convert("L"))
+    return bool(pixels[:50].min() < 80 and pixels[-60:].min() < 80)
+
+
 @pytest.fixture
-def settings_window(qtbot) -> QWidget:  # type: ignore[no-untyped-def]
+def window_picture(qtbot) -> Image.Image:  # type: ignore[no-untyped-def]
+    """A settings window shown on Xvfb and captured from the screen once it has settled."""
     window = QWidget()
     window.setWindowTitle(TITLE)
     layout = QVBoxLayout(window)
@@ -47,21 +54,28 @@ def settings_window(qtbot) -> QWidget:  # type: ignore[no-untyped-def]
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    # Exposed is not painted yet on X11: wait until the heading's dark pixels are on screen.
-    qtbot.waitUntil(lambda: np.asarray(_grab(window).convert("L")).min() < 80, timeout=5000)
-    return window
+    # Exposed is not painted yet on X11, and the window manager may still move the window:
+    # wait for a fully painted picture that two captures in a row agree on.
+    shots: list[Image.Image] = []
+
+    def settled() -> bool:
+        shots.append(_grab(window))
+        return _painted(shots[-1]) and len(shots) > 1 and shots[-1].tobytes() == shots[-2].tobytes()
+
+    qtbot.waitUntil(settled, timeout=5000)
+    return shots[-1]
 
 
-def test_read_text_reads_a_real_window_back(settings_window: QWidget) -> None:
-    result = read_text(_grab(settings_window))
+def test_read_text_reads_a_real_window_back(window_picture: Image.Image) -> None:
+    result = read_text(window_picture)
     lines = [line.text for line in result.lines]
     assert char_accuracy(TITLE, lines[0]) > 0.9, lines
     assert char_accuracy(" ".join(BODY), " ".join(lines[1:3])) > 0.95, lines
     assert any("Save changes" in line for line in lines), lines
 
 
-def test_describe_of_a_window_is_a_screenshot_led_by_its_title(settings_window: QWidget) -> None:
-    image = _grab(settings_window)
+def test_describe_of_a_window_is_a_screenshot_led_by_its_title(window_picture: Image.Image) -> None:
+    image = window_picture
     ocr = read_text(image)
     kind = classify_picture(image, ocr)
     assert kind.kind is PictureKind.SCREENSHOT, kind
