@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from desktop_app.ocr.engine import get_engine, read_text  # noqa: E402
-from tests.ocr.conftest import char_accuracy  # noqa: E402
-from tests.ocr.pictures import Screenshot, available_fonts, make_document, make_photo, make_screenshot  # noqa: E402
+from desktop_app.ocr.engine import get_engine, read_text
+from tests.ocr.conftest import char_accuracy
+from tests.ocr.pictures import Screenshot, available_fonts, make_document, make_photo, make_screenshot
 
 
 def cases(quick: bool) -> list[tuple[str, Screenshot]]:
@@ -32,10 +32,19 @@ def cases(quick: bool) -> list[tuple[str, Screenshot]]:
     out = []
     for font in fonts:
         for size in sizes:
-            out.append((f"{font} {size}px", make_screenshot(font=font, size=size, width=900, height=420, seed=size)))
+            out.append(
+                (f"{font} {size}px", make_screenshot(font=font, size=size, width=900, height=420, seed=size))
+            )
     for size in (9, 12):
-        out.append((f"dark {size}px", make_screenshot(size=size, dark=True, width=900, height=420, seed=size)))
-        out.append((f"two columns {size}px", make_screenshot(size=size, columns=2, width=1100, height=420, seed=size)))
+        out.append(
+            (f"dark {size}px", make_screenshot(size=size, dark=True, width=900, height=420, seed=size))
+        )
+        out.append(
+            (
+                f"two columns {size}px",
+                make_screenshot(size=size, columns=2, width=1100, height=420, seed=size),
+            )
+        )
     out.append(("document 15px", make_document(width=850, height=700)))
     out.append(("photo with a STOP sign", Screenshot(make_photo(sign="STOP"), "STOP", [])))
     return out
@@ -69,7 +78,12 @@ def main() -> int:
 
     full_hd = {
         "1080p window, 12px, two columns, full of text": make_screenshot(
-            "Quarterly Report - Document Viewer", size=12, columns=2, width=1920, height=1080, lines_per_column=None
+            "Quarterly Report - Document Viewer",
+            size=12,
+            columns=2,
+            width=1920,
+            height=1080,
+            lines_per_column=None,
         ),
         "1080p window, 13px, 12 lines": make_screenshot(
             "Settings - Accessibility", size=13, columns=2, width=1920, height=1080, lines_per_column=6
@@ -88,7 +102,9 @@ def main() -> int:
                 cpu.append(cpu_seconds() - started_cpu)
             assert result is not None
             accuracy = char_accuracy(shot.text, result.text)
-            print(f"| {name} | {label} | {len(shot.text)} | {statistics.median(times):.2f} | {statistics.median(cpu):.2f} | {accuracy:.3f} |")
+            print(
+                f"| {name} | {label} | {len(shot.text)} | {statistics.median(times):.2f} | {statistics.median(cpu):.2f} | {accuracy:.3f} |"
+            )
 
     print("\n| picture | " + " | ".join(f"{n} accuracy | {n} wall s | {n} CPU s" for n in engines) + " |")
     print("|---|" + "---|---|---|" * len(engines))
@@ -103,9 +119,11 @@ def main() -> int:
             totals[name].append(accuracy)
             row += [f"{accuracy:.3f}", f"{elapsed:.2f}", f"{cpu:.2f}"]
         print("| " + " | ".join(row) + " |")
-    print("| **mean (min)** | " + " | ".join(
-        f"**{statistics.mean(v):.3f}** ({min(v):.3f}) | | " for v in totals.values()
-    ) + "|")
+    print(
+        "| **mean (min)** | "
+        + " | ".join(f"**{statistics.mean(v):.3f}** ({min(v):.3f}) | | " for v in totals.values())
+        + "|"
+    )
     return 0
 
 

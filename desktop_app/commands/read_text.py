@@ -13,9 +13,13 @@ HELP = "Print the text in a picture in reading order, read offline without the v
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("picture", help="The picture file to read.")
-    parser.add_argument("--json", action="store_true", help="Print text, lines with boxes, kind and timings as JSON.")
     parser.add_argument(
-        "--language", default="en", help="The language of the text as a two-letter code, for example en or de."
+        "--json", action="store_true", help="Print text, lines with boxes, kind and timings as JSON."
+    )
+    parser.add_argument(
+        "--language",
+        default="en",
+        help="The language of the text as a two-letter code, for example en or de.",
     )
 
 

@@ -124,7 +124,11 @@ class OcrResult:
                 {
                     "box": block.box.to_list(),
                     "lines": [
-                        {"text": line.text, "box": line.box.to_list(), "confidence": round(line.confidence, 3)}
+                        {
+                            "text": line.text,
+                            "box": line.box.to_list(),
+                            "confidence": round(line.confidence, 3),
+                        }
                         for line in block.lines
                     ],
                 }
@@ -145,7 +149,9 @@ class OcrEngine(Protocol):
         """Whether this engine is installed here and can read `language` (ISO 639-1, e.g. "en")."""
         ...
 
-    def recognize(self, image: Image.Image, language: str, cancel: threading.Event | None = None) -> list[OcrLine]:
+    def recognize(
+        self, image: Image.Image, language: str, cancel: threading.Event | None = None
+    ) -> list[OcrLine]:
         """Lines of text in `image` (8-bit grey, dark text on light), unordered; raises OcrError,
         or OcrCancelled soon after `cancel` is set."""
         ...
@@ -190,7 +196,11 @@ class TesseractEngine:
             if self._languages is None:
                 try:
                     out = subprocess.run(
-                        [self._command, "--list-langs"], capture_output=True, text=True, timeout=20
+                        [self._command, "--list-langs"],
+                        check=False,
+                        capture_output=True,
+                        text=True,
+                        timeout=20,
                     ).stdout
                 except (OSError, subprocess.SubprocessError):
                     out = ""
@@ -201,9 +211,13 @@ class TesseractEngine:
         code = TESSERACT_LANGUAGES.get(language.lower())
         return code is not None and code in self.installed_languages()
 
-    def recognize(self, image: Image.Image, language: str, cancel: threading.Event | None = None) -> list[OcrLine]:
+    def recognize(
+        self, image: Image.Image, language: str, cancel: threading.Event | None = None
+    ) -> list[OcrLine]:
         if not self.supports(language):
-            raise OcrError(f"Tesseract cannot read {LANGUAGE_NAMES.get(language, language)} on this computer.")
+            raise OcrError(
+                f"Tesseract cannot read {LANGUAGE_NAMES.get(language, language)} on this computer."
+            )
         # One OpenMP thread: the vision model needs the other cores, and Tesseract's threads
         # add CPU time for little gain on a busy machine.
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
@@ -212,7 +226,16 @@ class TesseractEngine:
         with tempfile.TemporaryDirectory(prefix="lookaloud-ocr-") as folder:
             path = os.path.join(folder, "picture.png")
             image.save(path, format="PNG", compress_level=1)
-            args = [str(self._command), path, "stdout", "-l", TESSERACT_LANGUAGES[language.lower()], "--psm", "3", "tsv"]
+            args = [
+                str(self._command),
+                path,
+                "stdout",
+                "-l",
+                TESSERACT_LANGUAGES[language.lower()],
+                "--psm",
+                "3",
+                "tsv",
+            ]
             try:
                 proc = subprocess.Popen(
                     args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
@@ -296,14 +319,14 @@ class RapidOcrEngine:
         if language.lower() not in self.LANGUAGES:
             return False
         try:
-            import rapidocr_onnxruntime  # noqa: F401
+            import rapidocr_onnxruntime  # type: ignore[import-untyped]  # noqa: F401
         except ImportError:
             return False
         return True
 
     def _load(self) -> Any:
         if self._ocr is None:
-            from rapidocr_onnxruntime import RapidOCR
+            from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped]
 
             # No angle classifier: screen text is never upside down, and on small dark text it
             # flipped whole lines into nonsense. The detector's default enlarges every picture
@@ -321,7 +344,9 @@ class RapidOcrEngine:
             )
         return self._ocr
 
-    def recognize(self, image: Image.Image, language: str, cancel: threading.Event | None = None) -> list[OcrLine]:
+    def recognize(
+        self, image: Image.Image, language: str, cancel: threading.Event | None = None
+    ) -> list[OcrLine]:
         # ONNX Runtime cannot be interrupted: cancel is honoured before and after the run.
         if cancel is not None and cancel.is_set():
             raise OcrCancelled()
@@ -332,7 +357,7 @@ class RapidOcrEngine:
         with self._lock:
             try:
                 result, _ = self._load()(bgr, use_cls=False)
-            except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises many types
+            except Exception as exc:
                 raise OcrError("The built-in text reader failed on this picture.") from exc
         if cancel is not None and cancel.is_set():
             raise OcrCancelled()
@@ -390,7 +415,9 @@ def prepare(image: Image.Image, line_height: int) -> tuple[Image.Image, float]:
         scale = min(MAX_SCALE, line_height / height)
         scale = min(scale, (MAX_PREPARED_PIXELS / (gray.width * gray.height)) ** 0.5)
         if scale > 1.05:
-            gray = gray.resize((round(gray.width * scale), round(gray.height * scale)), Image.Resampling.LANCZOS)
+            gray = gray.resize(
+                (round(gray.width * scale), round(gray.height * scale)), Image.Resampling.LANCZOS
+            )
         else:
             scale = 1.0
     return gray, scale
@@ -401,8 +428,11 @@ def prepare(image: Image.Image, line_height: int) -> tuple[Image.Image, float]:
 # The orders measured by bench/ocr.py (docs/ocr.md): on screens Tesseract is more accurate
 # and about ten times cheaper; in photos it misses light text on colour (a white STOP on a
 # red sign) that RapidOCR's scene-text detector finds.
-ENGINE_ORDER: tuple[type, ...] = (TesseractEngine, RapidOcrEngine)
-PHOTO_ENGINE_ORDER: tuple[type, ...] = (RapidOcrEngine, TesseractEngine)
+ENGINE_ORDER: tuple[type[TesseractEngine | RapidOcrEngine], ...] = (TesseractEngine, RapidOcrEngine)
+PHOTO_ENGINE_ORDER: tuple[type[TesseractEngine | RapidOcrEngine], ...] = (
+    RapidOcrEngine,
+    TesseractEngine,
+)
 _engines: dict[str, OcrEngine] = {}
 _engines_lock = threading.Lock()
 

@@ -76,7 +76,9 @@ def _long_runs(mask: np.ndarray, length: int) -> np.ndarray:
 def _small_rgb(image: Image.Image, width: int = ANALYSIS_WIDTH) -> np.ndarray:
     small = image.convert("RGB")
     if small.width > width:
-        small = small.resize((width, max(1, round(small.height * width / small.width))), Image.Resampling.NEAREST)
+        small = small.resize(
+            (width, max(1, round(small.height * width / small.width))), Image.Resampling.NEAREST
+        )
     return np.asarray(small).astype(np.int16)
 
 

@@ -45,7 +45,10 @@ def group_blocks(lines: Sequence[OcrLine]) -> list[OcrBlock]:
         candidates = [b for b in blocks if _belongs_below(b, line)]
         if candidates:
             # The nearest block above wins when two columns both could take the line.
-            min(candidates, key=lambda b: line.box.top - b[-1].box.bottom + abs(line.box.left - b[-1].box.left)).append(line)
+            min(
+                candidates,
+                key=lambda b: line.box.top - b[-1].box.bottom + abs(line.box.left - b[-1].box.left),
+            ).append(line)
         else:
             blocks.append([line])
     return [OcrBlock(lines) for lines in blocks]

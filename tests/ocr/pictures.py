@@ -82,7 +82,11 @@ def make_screenshot(
     lines_per_column=None fills the window to the bottom (sentences repeat as needed).
     """
     rng = random.Random(seed)
-    bg, fg, bar = ((30, 30, 34), (225, 225, 225), (50, 52, 60)) if dark else ((255, 255, 255), (20, 20, 20), (225, 228, 235))
+    bg, fg, bar = (
+        ((30, 30, 34), (225, 225, 225), (50, 52, 60))
+        if dark
+        else ((255, 255, 255), (20, 20, 20), (225, 228, 235))
+    )
     image = Image.new("RGB", (width, height), bg)
     draw = ImageDraw.Draw(image)
     bold = ImageFont.truetype(str(font_path(BOLD_FONT)), round(size * 1.6))
@@ -134,7 +138,9 @@ def make_photo(width: int = 640, height: int = 480, seed: int = 0, sign: str = "
     if sign:
         draw = ImageDraw.Draw(image)
         cx, cy, r = width // 2, height // 3, min(width, height) // 5
-        draw.regular_polygon((cx, cy, r), 8, rotation=22.5, fill=(200, 20, 25), outline=(245, 245, 245), width=4)
+        draw.regular_polygon(
+            (cx, cy, r), 8, rotation=22.5, fill=(200, 20, 25), outline=(245, 245, 245), width=4
+        )
         font = ImageFont.truetype(str(font_path(BOLD_FONT)), r // 2)
         draw.text((cx, cy), sign, font=font, fill=(250, 250, 250), anchor="mm")
         image = image.filter(ImageFilter.GaussianBlur(0.8))

@@ -37,7 +37,9 @@ def test_an_empty_screen_caption_is_replaced_by_the_kind() -> None:
 
 
 def test_short_screen_text_does_not_point_to_read_text() -> None:
-    text = compose_description("a dialog box", PictureKind.SCREENSHOT, _result(("Saved", 10, 20), ("OK", 50, 14)))
+    text = compose_description(
+        "a dialog box", PictureKind.SCREENSHOT, _result(("Saved", 10, 20), ("OK", 50, 14))
+    )
     assert text == "Probably a dialog box. The title is: Saved. It says: OK."
 
 
@@ -47,12 +49,19 @@ def test_screenshot_without_text_says_so() -> None:
 
 
 def test_photo_keeps_its_caption_and_adds_the_text_found() -> None:
-    text = compose_description("a red stop sign on a street corner", PictureKind.PHOTO, _result(("STOP", 200, 40)))
+    text = compose_description(
+        "a red stop sign on a street corner", PictureKind.PHOTO, _result(("STOP", 200, 40))
+    )
     assert text == "A red stop sign on a street corner. There is text: STOP."
     assert compose_description("a dog on a beach", PictureKind.PHOTO, None) == "A dog on a beach."
 
 
 def test_hedging_strips_what_blip2_says_about_every_screen() -> None:
-    assert hedge_caption("a screenshot of the login page", PictureKind.SCREENSHOT) == "Probably the login page."
-    assert hedge_caption("a computer screen showing a spreadsheet", PictureKind.SCREENSHOT) == "Probably a spreadsheet."
+    assert (
+        hedge_caption("a screenshot of the login page", PictureKind.SCREENSHOT) == "Probably the login page."
+    )
+    assert (
+        hedge_caption("a computer screen showing a spreadsheet", PictureKind.SCREENSHOT)
+        == "Probably a spreadsheet."
+    )
     assert hedge_caption("a screenshot of a website", PictureKind.SCREENSHOT) == ""

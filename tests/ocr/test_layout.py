@@ -20,12 +20,20 @@ def test_columns_are_read_one_after_the_other_even_when_paragraph_gaps_line_up()
         for paragraph, top in ((1, 60), (2, 140)):
             lines += [_line(f"{column} {paragraph}.{n}", left, top + n * 20) for n in range(3)]
     blocks = order_lines(list(reversed(lines)))  # engines give lines in any order
-    assert [b.text.split("\n")[0] for b in blocks] == ["Title of the page", "left 1.0", "left 2.0", "right 1.0", "right 2.0"]
+    assert [b.text.split("\n")[0] for b in blocks] == [
+        "Title of the page",
+        "left 1.0",
+        "left 2.0",
+        "right 1.0",
+        "right 2.0",
+    ]
     assert blocks[1].text == "left 1.0\nleft 1.1\nleft 1.2"
 
 
 def test_a_large_title_is_its_own_block_above_a_paragraph() -> None:
-    blocks = order_lines([_line("Big heading", 20, 10, 300, 34), _line("Body text", 20, 50), _line("More body", 20, 70)])
+    blocks = order_lines(
+        [_line("Big heading", 20, 10, 300, 34), _line("Body text", 20, 50), _line("More body", 20, 70)]
+    )
     assert [b.text for b in blocks] == ["Big heading", "Body text\nMore body"]
 
 
