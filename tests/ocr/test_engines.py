@@ -10,7 +10,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from desktop_app.ocr import OcrCancelled, OcrError, read_text
-from desktop_app.ocr.engine import choose_engine, prepare
+from desktop_app.ocr import engine as engine_module
+from desktop_app.ocr.engine import TesseractEngine, choose_engine, prepare
 from tests.ocr.conftest import char_accuracy
 from tests.ocr.pictures import font_path, make_screenshot
 
@@ -84,3 +85,14 @@ def test_tesseract_is_stopped_mid_read_when_cancelled() -> None:
             read_text(page, engine="tesseract", cancel=cancel)
     finally:
         timer.cancel()
+
+
+def test_without_tesseract_screens_are_read_by_the_bundled_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows and macOS usually have no Tesseract; RapidOCR comes from the package index.
+    monkeypatch.setitem(
+        engine_module._engines, "tesseract", TesseractEngine(command="lookaloud-no-such-tesseract")
+    )
+    image, texts = _two_lines()
+    result = read_text(image)
+    assert result.engine == "rapidocr"
+    assert char_accuracy(" ".join(texts), result.text) > 0.9, result.text
