@@ -15,6 +15,7 @@ engine serialises its own calls with a lock.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import statistics
@@ -218,46 +219,83 @@ class TesseractEngine:
             raise OcrError(
                 f"Tesseract cannot read {LANGUAGE_NAMES.get(language, language)} on this computer."
             )
-        # One OpenMP thread: the vision model needs the other cores, and Tesseract's threads
-        # add CPU time for little gain on a busy machine.
+        # One OpenMP thread per process: Tesseract's threads add CPU time for little gain;
+        # big pictures are instead read as strips by parallel processes (see _strips).
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-        # The picture goes through a private temporary file, not stdin: a pipe would need a
+        code = TESSERACT_LANGUAGES[language.lower()]
+        strips = self._strips(image)
+        # The picture goes through a private temporary folder, not stdin: a pipe would need a
         # writer thread to stay cancellable while Tesseract reads it.
         with tempfile.TemporaryDirectory(prefix="lookaloud-ocr-") as folder:
-            path = os.path.join(folder, "picture.png")
-            image.save(path, format="PNG", compress_level=1)
-            args = [
-                str(self._command),
-                path,
-                "stdout",
-                "-l",
-                TESSERACT_LANGUAGES[language.lower()],
-                "--psm",
-                "3",
-                "tsv",
-            ]
+            procs: list[subprocess.Popen[bytes]] = []
             try:
-                proc = subprocess.Popen(
-                    args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
-                )
+                for number, (top, bottom) in enumerate(strips):
+                    path = os.path.join(folder, f"strip{number}.png")
+                    image.crop((0, top, image.width, bottom)).save(path, format="PNG", compress_level=1)
+                    args = [str(self._command), path, "stdout", "-l", code, "--psm", "3", "tsv"]
+                    procs.append(
+                        subprocess.Popen(
+                            args,
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL,
+                            env=env,
+                        )
+                    )
+                outputs = [self._wait(proc, cancel, time.monotonic() + self._timeout_s) for proc in procs]
             except OSError as exc:
                 raise OcrError("The Tesseract text reader could not be started.") from exc
-            deadline = time.monotonic() + self._timeout_s
-            while True:
-                try:
-                    out, _ = proc.communicate(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    cancelled = cancel is not None and cancel.is_set()
-                    if cancelled or time.monotonic() > deadline:
+            finally:
+                for proc in procs:
+                    if proc.poll() is None:
                         proc.kill()
                         proc.communicate()
-                        if cancelled:
-                            raise OcrCancelled() from None
-                        raise OcrError("Reading the text took too long and was stopped.") from None
-        if proc.returncode != 0:
-            raise OcrError("The Tesseract text reader failed on this picture.")
-        return self._parse_tsv(out.decode("utf-8", "replace"))
+        lines = []
+        for (top, _), out in zip(strips, outputs):
+            for line in self._parse_tsv(out.decode("utf-8", "replace")):
+                box = Box(line.box.left, line.box.top + top, line.box.right, line.box.bottom + top)
+                lines.append(OcrLine(line.text, box, line.confidence))
+        return lines
+
+    # Pictures above this many pixels per core are split: a 1080p screen full of text took
+    # 10 CPU seconds in one Tesseract process.
+    STRIP_PIXELS = 2_000_000
+
+    @classmethod
+    def _strips(cls, image: Image.Image) -> list[tuple[int, int]]:
+        """(top, bottom) bands to read in parallel, cut only at rows without text."""
+        count = min(os.cpu_count() or 1, 4, image.width * image.height // cls.STRIP_PIXELS)
+        if count < 2:
+            return [(0, image.height)]
+        pixels = np.asarray(image.convert("L")).astype(np.int16)
+        ink = np.abs(pixels - np.median(pixels, axis=1, keepdims=True)) > 40
+        # A vertical border or scroll bar crossing a row leaves it blank enough to cut.
+        blank = ink.sum(axis=1) <= max(2, image.width // 200)
+        cuts = [0]
+        for k in range(1, count):
+            target, reach = k * image.height // count, image.height // (2 * count)
+            low = max(cuts[-1] + 1, target - reach)
+            rows = np.flatnonzero(blank[low : target + reach]) + low
+            if rows.size:
+                cuts.append(int(rows[np.argmin(np.abs(rows - target))]))
+        cuts.append(image.height)
+        return list(itertools.pairwise(cuts))
+
+    @staticmethod
+    def _wait(proc: subprocess.Popen[bytes], cancel: threading.Event | None, deadline: float) -> bytes:
+        """The output of a finished Tesseract, polling `cancel` and the deadline meanwhile."""
+        while True:
+            try:
+                out, _ = proc.communicate(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    raise OcrCancelled() from None
+                if time.monotonic() > deadline:
+                    raise OcrError("Reading the text took too long and was stopped.") from None
+                continue
+            if proc.returncode != 0:
+                raise OcrError("The Tesseract text reader failed on this picture.")
+            return out
 
     @staticmethod
     def _parse_tsv(tsv: str) -> list[OcrLine]:

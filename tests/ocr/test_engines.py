@@ -13,7 +13,7 @@ from desktop_app.ocr import OcrCancelled, OcrError, read_text
 from desktop_app.ocr import engine as engine_module
 from desktop_app.ocr.engine import TesseractEngine, choose_engine, prepare
 from tests.ocr.conftest import char_accuracy
-from tests.ocr.pictures import font_path, make_screenshot
+from tests.ocr.pictures import font_path, make_document, make_screenshot
 
 
 def _two_lines() -> tuple[Image.Image, list[str]]:
@@ -96,3 +96,17 @@ def test_without_tesseract_screens_are_read_by_the_bundled_engine(monkeypatch: p
     result = read_text(image)
     assert result.engine == "rapidocr"
     assert char_accuracy(" ".join(texts), result.text) > 0.9, result.text
+
+
+def test_a_big_page_is_read_in_parallel_strips_without_losing_or_reordering_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = make_document(width=850, height=1100)
+    monkeypatch.setattr(TesseractEngine, "STRIP_PIXELS", 200_000)
+    monkeypatch.setattr(engine_module.os, "cpu_count", lambda: 4)
+    prepared, _ = prepare(page.image, TesseractEngine.line_height)
+    strips = TesseractEngine._strips(prepared)
+    assert len(strips) == 4 and strips[0][0] == 0 and strips[-1][1] == prepared.height
+    result = read_text(page.image, engine="tesseract")
+    assert result.lines[0].text == page.title
+    assert char_accuracy(page.text, result.text) > 0.98, result.text
