@@ -257,20 +257,24 @@ class TesseractEngine:
                 lines.append(OcrLine(line.text, box, line.confidence))
         return lines
 
-    # Pictures above this many pixels per core are split: a 1080p screen full of text took
-    # 10 CPU seconds in one Tesseract process.
+    # Pictures with more than this many pixels in rows holding text, per core, are split: a
+    # 1080p screen full of text took 10 CPU seconds in one process, while each extra process
+    # costs about 0.15 s to start (a screen with a dozen lines is not worth splitting).
     STRIP_PIXELS = 2_000_000
 
     @classmethod
     def _strips(cls, image: Image.Image) -> list[tuple[int, int]]:
         """(top, bottom) bands to read in parallel, cut only at rows without text."""
-        count = min(os.cpu_count() or 1, 4, image.width * image.height // cls.STRIP_PIXELS)
-        if count < 2:
+        if image.width * image.height < 2 * cls.STRIP_PIXELS or (os.cpu_count() or 1) < 2:
             return [(0, image.height)]
         pixels = np.asarray(image.convert("L")).astype(np.int16)
         ink = np.abs(pixels - np.median(pixels, axis=1, keepdims=True)) > 40
         # A vertical border or scroll bar crossing a row leaves it blank enough to cut.
         blank = ink.sum(axis=1) <= max(2, image.width // 200)
+        text_pixels = int((~blank).sum()) * image.width
+        count = min(os.cpu_count() or 1, 4, text_pixels // cls.STRIP_PIXELS)
+        if count < 2:
+            return [(0, image.height)]
         cuts = [0]
         for k in range(1, count):
             target, reach = k * image.height // count, image.height // (2 * count)

@@ -102,7 +102,7 @@ def test_a_big_page_is_read_in_parallel_strips_without_losing_or_reordering_text
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     page = make_document(width=850, height=1100)
-    monkeypatch.setattr(TesseractEngine, "STRIP_PIXELS", 200_000)
+    monkeypatch.setattr(TesseractEngine, "STRIP_PIXELS", 100_000)
     monkeypatch.setattr(engine_module.os, "cpu_count", lambda: 4)
     prepared, _ = prepare(page.image, TesseractEngine.line_height)
     strips = TesseractEngine._strips(prepared)
