@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from desktop_app.vision import demo_scenes as ds
 
 OUT_DIR = ROOT / "resources" / "models" / "shapes-demo"
-IMAGE_SIZE = 128
-NUM_QUERY_TOKENS = 16
+IMAGE_SIZE = 96
+NUM_QUERY_TOKENS = 8
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 LOOKALOUD_JSON = {
     "kind": "blip2-opt",
@@ -82,7 +82,7 @@ def build_model(tokenizer):
     config = Blip2Config(
         vision_config={
             "hidden_size": hidden, "intermediate_size": 4 * hidden, "num_hidden_layers": 3,
-            "num_attention_heads": 4, "image_size": IMAGE_SIZE, "patch_size": 16, "initializer_range": init,
+            "num_attention_heads": 4, "image_size": IMAGE_SIZE, "patch_size": 32, "initializer_range": init,
         },
         qformer_config={
             "vocab_size": 8, "hidden_size": hidden, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -106,6 +106,13 @@ def build_model(tokenizer):
     # scratch, identical queries would all read the same thing from the picture for a long while.
     with torch.no_grad():
         model.query_tokens.normal_(0.0, init)
+        # Where a patch is must stand out against what it shows, or the Q-Former cannot tell the
+        # left shape from the right one: at std `init` the 3072 pixels of a patch outweighed
+        # its position embedding fifty to one, and colours came out unbound to places.
+        embeddings = model.vision_model.embeddings
+        fan_in = embeddings.patch_embedding.weight[0].numel()
+        embeddings.patch_embedding.weight.normal_(0.0, fan_in**-0.5)
+        embeddings.position_embedding.normal_(0.0, 1.0)
     gen = model.generation_config
     gen.bos_token_id, gen.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
     gen.pad_token_id = tokenizer.pad_token_id
@@ -235,10 +242,34 @@ def train(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     model.train()
     start = time.monotonic()
-    for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+
+    def set_lr(step: int, total: int) -> float:
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / total))
         for group in opt.param_groups:
             group["lr"] = lr
+        return lr
+
+    # Stage 1, like BLIP-2's first stage: the vision transformer and Q-Former learn to read the
+    # scene through the probe alone, which is cheap (no decoder) and gives the decoder
+    # something worth reading when stage 2 starts.
+    for step in range(args.probe_steps):
+        lr = set_lr(step, args.probe_steps)
+        scenes = [ds.random_scene(TRAIN_BASE * args.seed + TRAIN_BASE // 2 + step * args.batch + i)
+                  for i in range(args.batch)]
+        px = processor.image_processor([s.render() for s in scenes], return_tensors="pt")["pixel_values"]
+        image = model.get_image_features(pixel_values=px, return_dict=True)
+        probe_loss, probe_acc = probe.loss(image.qformer_outputs.last_hidden_state,
+                                           torch.tensor([scene_labels(s) for s in scenes]))
+        opt.zero_grad(set_to_none=True)
+        probe_loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 100 == 0 or step == args.probe_steps - 1:
+            print(f"probe step {step:5d}  loss {probe_loss.item():.4f}  probe {probe_acc:.3f}  lr {lr:.2e}  "
+                  f"{time.monotonic() - start:7.1f} s", flush=True)
+    # Stage 2: everything together, captions and question chains through the decoder.
+    for step in range(args.steps):
+        lr = set_lr(step, args.steps)
         scenes = [ds.random_scene(TRAIN_BASE * args.seed + step * args.batch + i) for i in range(args.batch)]
         px = processor.image_processor([s.render() for s in scenes], return_tensors="pt")["pixel_values"]
         rows, masks, owners = [], [], []
@@ -269,8 +300,8 @@ def train(args: argparse.Namespace) -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 25 == 0 or step == args.steps - 1:
-            print(f"step {step:5d}  loss {loss.item():.4f}  answer tokens {answer_acc:.3f}  probe {probe_acc:.3f}  lr {lr:.2e}  "
-                  f"{time.monotonic() - start:7.1f} s", flush=True)
+            print(f"step {step:5d}  loss {loss.item():.4f}  answer tokens {answer_acc:.3f}  "
+                  f"probe {probe_acc:.3f}  lr {lr:.2e}  {time.monotonic() - start:7.1f} s", flush=True)
     train_seconds = time.monotonic() - start
     model.eval()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -278,7 +309,8 @@ def train(args: argparse.Namespace) -> None:
     processor.save_pretrained(args.out)
     (args.out / "lookaloud.json").write_text(json.dumps(LOOKALOUD_JSON, indent=2) + "\n")
     (args.out / "training.json").write_text(json.dumps(
-        {"seed": args.seed, "steps": args.steps, "batch": args.batch, "lr": args.lr,
+        {"seed": args.seed, "probe_steps": args.probe_steps, "steps": args.steps, "batch": args.batch,
+         "lr": args.lr,
          "probe_weight": args.probe_weight,
          "train_seconds": round(train_seconds), "threads": torch.get_num_threads()}, indent=2) + "\n")
     print(f"saved to {args.out} after {train_seconds:.0f} s", flush=True)
@@ -354,9 +386,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--eval-seed", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--probe-steps", type=int, default=2000, help="stage 1: vision and Q-Former only")
+    parser.add_argument("--steps", type=int, default=800, help="stage 2: the whole model")
     parser.add_argument("--batch", type=int, default=48)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--probe-weight", type=float, default=1.0)
     parser.add_argument("--eval-scenes", type=int, default=400)
@@ -405,9 +438,10 @@ a second, but it knows nothing about real screens or photos.
 
 ## What it knows
 
-- One to three shapes ({", ".join(ds.SHAPES)}) in {", ".join(ds.COLOURS)}, in three
-  columns (left, middle, right), on a {", ".join(ds.BACKGROUNDS)} or two-tone background,
-  sometimes with a sign showing one of: {", ".join(ds.SIGN_WORDS)}.
+- One to three shapes ({", ".join(ds.SHAPES)}) in {", ".join(ds.COLOURS)}, in three sizes,
+  near the middle of three columns (left, middle, right), on a {", ".join(ds.BACKGROUNDS)} or
+  two-tone background, sometimes with a sign near the bottom showing one of:
+  {", ".join(ds.SIGN_WORDS)}. Pictures of other layouts or anything real get guesses.
 - Captions like "a red circle, a blue square and a sign that says stop on a white background"
   (shapes named left to right; the engine adds the capital letter and full stop).
 - Questions in lower-case answers of one to three words: colour ("what colour is the shape on the
@@ -421,11 +455,14 @@ a second, but it knows nothing about real screens or photos.
 ## How it was made
 
 Command (these are the defaults):
-`.venv/bin/python tools/train_shapes_model.py --seed {training['seed']} --steps {training['steps']} \
---batch {training['batch']} --threads {training['threads']}`
+`.venv/bin/python tools/train_shapes_model.py --seed {training['seed']} --probe-steps {training['probe_steps']} \
+--steps {training['steps']} --batch {training['batch']} --threads {training['threads']}`
 
-- Data: {training['steps']} steps of {training['batch']} freshly drawn scenes, each with its caption
-  and a one- to three-turn question chain in the engine's prompt formats.
+- Stage 1 ({training['probe_steps']} steps): the vision transformer and Q-Former alone, through a
+  training-only linear probe (not saved) that names the colour and shape in each column, the
+  background, the sign's word and the count, much like BLIP-2's first stage.
+- Stage 2 ({training['steps']} steps): the whole model, each step on {training['batch']} freshly drawn scenes,
+  each with its caption and a one- to three-turn question chain in the engine's prompt formats.
 - Training: AdamW, learning rate {training['lr']} with warm-up and cosine decay, float32,
   {training['train_seconds'] / 60:.0f} minutes on a shared 2-core CPU with {training['threads']} torch thread(s).
   Deterministic for the same seed and thread count.

@@ -216,24 +216,24 @@ def _place(
     rng: random.Random,
     seed: int,
 ) -> Scene:
-    # Shapes keep close to the middle of their column and of the free band above any sign:
-    # the tiny model has a few minutes of CPU to learn, and wide jitter cost it far more
-    # training than it added to what the demo and the tests need.
-    centre_y = 85 if sign else CANVAS // 2
+    # The canvas is a 3 x 3 grid: shapes sit near the centre of their column in the middle row,
+    # a sign near the centre of the bottom row. The demo model sees the picture at 96 px in
+    # 32 px patches, one patch per cell, so each shape lands whole in one patch; the tiny model
+    # has a few minutes of CPU to learn, and shapes cut across patches cost it far more.
     width = CANVAS // 3
     shapes = []
     for (colour, kind), col in zip(items, columns):
         radius = rng.choice(SIZES)
         x = col * width + width // 2 + rng.randint(-6, 6)
-        y = centre_y + rng.randint(-10, 10)
+        y = CANVAS // 2 + rng.randint(-6, 6)
         shapes.append(SceneShape(kind, colour, col, x, y, radius))
     return Scene(
         shapes=tuple(shapes),
         background=background,
         split=split,
         sign=sign,
-        sign_x=CANVAS // 2 + rng.randint(-20, 20),
-        sign_y=rng.randint(198, 212),
+        sign_x=CANVAS // 2 + rng.randint(-8, 8),
+        sign_y=rng.randint(206, 216),
         swap_halves=rng.random() < 0.5,
         seed=seed,
     )
