@@ -22,9 +22,6 @@ from desktop_app.vision import catalog
 from desktop_app.vision.loader import LoadedModel
 from desktop_app.vision.text import clean_output
 
-YIELD_SECONDS = 0.001
-
-
 class Cancelled(Exception):
     """The request was cancelled while the model was working."""
 
@@ -42,9 +39,6 @@ def _cancel_criteria(event: threading.Event | None) -> Any:
 
     class _EventCriteria(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            # Once a token, let go of the GIL for a moment: the window's thread needs it to
-            # answer keys, and between small kernels this thread would otherwise keep taking it.
-            time.sleep(YIELD_SECONDS)
             return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
 
     return StoppingCriteriaList([_EventCriteria()])

@@ -83,7 +83,7 @@ class InferenceWorker(QObject):
 
         if hasattr(os, "setpriority") and _sys.platform.startswith("linux"):
             try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
             except OSError:
                 pass
 
@@ -117,9 +117,23 @@ class InferenceWorker(QObject):
         finally:
             done.set()
             sampler.join()
+        self._warm_up()
         lm = self._loaded
         self.loading.emit(100)
         self.loaded.emit(spec.name, lm.device, lm.precision, lm.note)
+
+    def _warm_up(self) -> None:
+        """Run two tokens on a blank picture while still "loading": the first generation imports
+        and initialises code lazily, holding the GIL for a moment the window would feel."""
+        from PIL import Image
+
+        from desktop_app.vision.session import ImageSession
+
+        try:
+            session = ImageSession(self._loaded, Image.new("RGB", (64, 64), (128, 128, 128)))
+            session.token_ids(self._loaded.spec.caption_prompt, {"max_new_tokens": 2, "num_beams": 1})
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs speed; the real request will report
+            pass
 
     def _report_progress(self, folder: Path, done: threading.Event) -> None:
         """Estimate loading progress from memory growth against the size of the weights."""
@@ -167,8 +181,12 @@ class InferenceWorker(QObject):
 
         from desktop_app.vision.session import Cancelled
 
-        if isinstance(exc, Cancelled):
+        from desktop_app.ocr import OcrCancelled, OcrError
+
+        if isinstance(exc, (Cancelled, OcrCancelled)):
             self.cancelled.emit(request.id)
+        elif isinstance(exc, OcrError):
+            self.failed.emit(request.id, str(exc))
         elif isinstance(exc, torch.OutOfMemoryError) and self._loaded and self._loaded.device != "cpu":
             self.notice.emit("The graphics card ran out of memory, so Lookaloud is switching to the processor. "
                              "It will be slower.")
@@ -208,24 +226,18 @@ class InferenceWorker(QObject):
             return Result(request.id, ASK, request.picture_id, answer, question=request.question,
                           timings_ms={"total": (time.perf_counter() - start) * 1000})
         if request.kind == READ_TEXT:
-            from desktop_app.ocr.engine import read_text
+            from desktop_app.ocr import read_text
 
-            ocr = read_text(request.image, language=request.language)
+            ocr = read_text(request.image, language=request.language, cancel=request.cancel)
             text = ocr.text.strip() or "There is no text in this picture."
             return Result(request.id, READ_TEXT, request.picture_id, text, found_text=ocr.text,
                           timings_ms={"total": (time.perf_counter() - start) * 1000})
         caption = session.caption()
         text, picture_kind, found = caption, "", ""
         if request.include_text:
-            from desktop_app.ocr.compose import compose_description
-            from desktop_app.ocr.engine import read_text
-            from desktop_app.ocr.kind import classify_picture
+            from desktop_app.ocr import classify_picture, compose_description, read_text
 
-            if request.cancel.is_set():
-                from desktop_app.vision.session import Cancelled
-
-                raise Cancelled()
-            ocr = read_text(request.image, language=request.language)
+            ocr = read_text(request.image, language=request.language, cancel=request.cancel)
             kind = classify_picture(request.image, ocr)
             text = compose_description(caption, kind, ocr)
             picture_kind, found = kind.kind.value, ocr.text

@@ -32,8 +32,8 @@ def make_app(qtbot, tiny_opt):
     apps = []
 
     def make(model: str | None = None, **changes):
-        settings = Settings(model=str(tiny_opt) if model is None else model, include_text=False,
-                            precision="fp32", **changes)
+        changes = {"include_text": False, "precision": "fp32", **changes}
+        settings = Settings(model=str(tiny_opt) if model is None else model, **changes)
         speech = SpeechOutput(SpeechSettings(earcons=False), audio_out=NullAudioOut(), screen_reader=None,
                               own_voice=lambda: None)
         app = LookaloudApp(QApplication.instance(), settings, speech=speech, hotkeys=NoHotkeys())

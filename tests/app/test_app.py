@@ -87,30 +87,42 @@ def test_stop_cancels_a_running_request(qtbot, make_app):
     assert app.controller.state == State.IDLE
 
 
+def _run_queue_wait_ms() -> float:
+    """How long this thread has waited for a CPU in the kernel's run queue (Linux schedstat)."""
+    with open("/proc/thread-self/schedstat") as f:
+        return int(f.read().split()[1]) / 1e6
+
+
 def test_the_window_never_freezes_while_describing(qtbot, make_app):
+    """The longest time the event loop could not run while 20 pictures are described.
+
+    Time the GUI thread spent waiting for a free CPU core (other programs on a shared machine)
+    is subtracted: it is measured by the kernel, and it is not something the app did. What is
+    left is what the app itself blocks: slow slots, the model thread holding the GIL.
+    """
     app = make_app()
     _wait_idle(qtbot, app)
-    gaps = []
+    gaps, raw = [], []
     clock = QElapsedTimer()
     clock.start()
-    last = [clock.elapsed()]
+    last = [clock.nsecsElapsed() / 1e6, _run_queue_wait_ms()]
 
     def tick():
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
+        now, waited = clock.nsecsElapsed() / 1e6, _run_queue_wait_ms()
+        raw.append(now - last[0])
+        gaps.append((now - last[0]) - (waited - last[1]))
+        last[:] = [now, waited]
 
     timer = QTimer()
     timer.timeout.connect(tick)
     timer.start(5)
-    pictures = []
     for i in range(20):
         picture = app.controller.describe_image(_picture((i * 12, 100, 255 - i * 12)), f"p{i}")
         qtbot.waitUntil(lambda p=picture: bool(p.description), timeout=60000)
-        pictures.append(picture)
     timer.stop()
     assert len(gaps) > 100
-    assert max(gaps) < 50, f"longest gap in the event loop: {max(gaps)} ms"
+    print(f"longest event-loop gap: {max(raw):.0f} ms raw, {max(gaps):.0f} ms without run-queue waits")
+    assert max(gaps) < 50, f"longest gap in the event loop: {max(gaps):.0f} ms (raw {max(raw):.0f} ms)"
 
 
 def test_a_bad_picture_is_spoken_and_nothing_is_lost(qtbot, make_app, tmp_path):
@@ -188,3 +200,30 @@ def test_trigger_without_a_running_app_says_so():
     result = subprocess.run([sys.executable, "-m", "desktop_app", "trigger", "describe-screen"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "not running" in result.stderr
+
+
+def _text_window() -> Image.Image:
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("RGB", (640, 360), (245, 245, 245))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 30)
+    small = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 18)
+    draw.rectangle((0, 0, 640, 50), fill=(60, 90, 160))
+    draw.text((20, 8), "Printer Settings", font=font, fill="white")
+    draw.text((20, 90), "Paper size: A4", font=small, fill="black")
+    draw.text((20, 130), "Copies: 2", font=small, fill="black")
+    return image
+
+
+def test_a_screenshot_is_described_by_its_text_and_read_text_reads_it(qtbot, make_app):
+    app = make_app(include_text=True)
+    _wait_idle(qtbot, app)
+    picture = app.controller.describe_image(_text_window(), "window")
+    qtbot.waitUntil(lambda: bool(picture.description), timeout=60000)
+    assert "Printer Settings" in picture.description
+    assert picture.picture_kind == "screenshot"
+    app.trigger("read-text")
+    qtbot.waitUntil(lambda: "Copies" in app.heard[-1], timeout=60000)
+    spoken = app.heard[-1]
+    assert spoken.index("Printer Settings") < spoken.index("Paper size") < spoken.index("Copies")
