@@ -57,6 +57,7 @@ class LookaloudApp(QObject):
         self.controller.model_ready.connect(self._on_model_ready)
         self.controller.error.connect(lambda _m: self._play("ERROR"))
         self.window.picture_opened.connect(self.describe)
+        self.window.ask_aloud_requested.connect(self.ask_aloud)
         self.window.open_settings_requested.connect(self.open_settings)
         if self.tray is None or open_window:
             self.window.present()

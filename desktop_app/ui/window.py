@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
     picture_opened = Signal(object, str)  # PIL image, source (a file name, "pasted picture")
     open_settings_requested = Signal()
     quit_requested = Signal()
+    ask_aloud_requested = Signal()
     # Status messages are raised as polite accessibility announcements while this window is
     # active, because screen readers do not read a label that changes away from the focus.
     # The app may turn this off where its own speech already goes through the screen reader.
@@ -78,7 +79,9 @@ class MainWindow(QMainWindow):
         self.question = _named(QLineEdit(), "Question",
                                "Type a question about the current picture and press Enter.")
         self.question.setPlaceholderText("Ask about this picture, then press Enter")
-        self.ask_button = _named(QPushButton("&Ask"), "Ask", "Ask the question about the current picture.")
+        self.ask_button = _named(QPushButton("&Ask"), "Ask",
+                                 "Ask the typed question about the current picture. With the question box "
+                                 "empty, ask aloud: Lookaloud listens for your question.")
         self.history = _named(QListWidget(), "Recent pictures",
                               "Pictures described earlier. Press Enter on one to make it the current picture.")
         # No accessible name: a label's name is its text, so a screen reader reads the message
@@ -221,6 +224,10 @@ class MainWindow(QMainWindow):
     # ---- asking -----------------------------------------------------------------------------
 
     def ask(self) -> None:
+        """Ask the typed question; with the box empty, the Ask button listens for a spoken one."""
+        if not self.question.text().strip() and self.sender() is self.ask_button:
+            self.ask_aloud_requested.emit()
+            return
         if self.controller.ask(self.question.text()):
             self.question.clear()
 
