@@ -110,14 +110,14 @@ class CommandAudioOut(AudioOut):
 
 
 # ---------------------------------------------------------------------------------------------
-# Windows: winsound plays asynchronously and SND_PURGE cuts it short.
+# A sound that ends after its known duration (winsound and the null output)
 
 
-class _WinsoundPlayback(Playback):
-    def __init__(self, winsound: object, duration: float) -> None:
-        self._winsound = winsound
+class _TimedPlayback(Playback):
+    """A sound whose end is its known duration: for players that cannot report the end."""
+
+    def __init__(self, duration: float) -> None:
         self._done = threading.Event()
-        # winsound cannot report the end of a sound, so the end is its known duration.
         self._timer = threading.Timer(duration, self._done.set)
         self._timer.daemon = True
         self._timer.start()
@@ -127,12 +127,25 @@ class _WinsoundPlayback(Playback):
 
     def stop(self) -> None:
         self._timer.cancel()
-        self._winsound.PlaySound(None, self._winsound.SND_PURGE)  # type: ignore[attr-defined]
         self._done.set()
 
     @property
     def ok(self) -> bool:
         return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Windows: winsound plays asynchronously and SND_PURGE cuts it short.
+
+
+class _WinsoundPlayback(_TimedPlayback):
+    def __init__(self, winsound: object, duration: float) -> None:
+        self._winsound = winsound
+        super().__init__(duration)  # winsound cannot report the end of a sound
+
+    def stop(self) -> None:
+        self._winsound.PlaySound(None, self._winsound.SND_PURGE)  # type: ignore[attr-defined]
+        super().stop()
 
 
 class WinsoundAudioOut(AudioOut):
@@ -157,25 +170,6 @@ class WinsoundAudioOut(AudioOut):
 # Null: paced like a real device, keeps a copy of what it was given.
 
 
-class _NullPlayback(Playback):
-    def __init__(self, duration: float) -> None:
-        self._done = threading.Event()
-        self._timer = threading.Timer(duration, self._done.set)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
-
-    def stop(self) -> None:
-        self._timer.cancel()
-        self._done.set()
-
-    @property
-    def ok(self) -> bool:
-        return True
-
-
 class NullAudioOut(AudioOut):
     """Plays nothing, taking as long as the sound lasts (or no time when paced=False).
 
@@ -196,7 +190,7 @@ class NullAudioOut(AudioOut):
         if self.keep:
             with self._lock:
                 self.played.append((samples, rate))
-        return _NullPlayback(len(samples) / rate if self.paced else 0.0)
+        return _TimedPlayback(len(samples) / rate if self.paced else 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
