@@ -14,7 +14,6 @@ name, and problems are shown in one status line that is also announced.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal, Slot
@@ -23,7 +22,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -38,8 +36,8 @@ from desktop_app.hotkeys.base import DEFAULT_HOTKEYS, Action, InvalidCombo, form
 from desktop_app.settings import Settings
 from desktop_app.speech.stt_models import STT_MODELS
 from desktop_app.ui.announce import Announcer
-from desktop_app.vision import catalog
-from desktop_app.vision.catalog import CATALOG, DEMO_MODEL, UnknownModelError
+from desktop_app.ui.setup_dialog import ask_model_folder, demo_available
+from desktop_app.vision.catalog import CATALOG, DEMO_MODEL
 
 DEVICE_LABELS = {
     "auto": "Automatic: the graphics card when there is one",
@@ -161,7 +159,7 @@ class SettingsDialog(QDialog):
     def _model_tab(self, page: QWidget, s: Settings, **_: Any) -> None:
         form = QFormLayout(page)
         items = {name: f"{name}: {spec.label}" for name, spec in CATALOG.items()}
-        if (catalog.demo_folder() / "config.json").is_file():
+        if demo_available():
             items[DEMO_MODEL] = f"{DEMO_MODEL}: a tiny model that knows simple shapes, for trying Lookaloud."
         if s.model and s.model not in items:
             items[s.model] = f"The model in the folder {s.model}"
@@ -337,22 +335,15 @@ class SettingsDialog(QDialog):
 
     @Slot()
     def on_folder_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose the folder that holds the model")
-        if folder:
-            try:
-                catalog.resolve(folder)
-            except (UnknownModelError, ValueError, OSError) as error:
-                self._say(str(error) if isinstance(error, UnknownModelError) else
-                          f"The folder {folder} does not hold a model Lookaloud can read.")
-            else:
-                value = str(Path(folder))
-                if self.model_combo.findData(value) < 0:
-                    self.model_combo.addItem(f"The model in the folder {value}", value)
-                self.model_combo.setCurrentIndex(self.model_combo.findData(value))
-                self._say(f"Lookaloud will use the model in {value}.")
-                self.model_combo.setFocus()
-                return
-        self.folder_button.setFocus()
+        folder = ask_model_folder(self, self._say)
+        if folder is None:
+            self.folder_button.setFocus()
+            return
+        if self.model_combo.findData(folder) < 0:
+            self.model_combo.addItem(f"The model in the folder {folder}", folder)
+        self.model_combo.setCurrentIndex(self.model_combo.findData(folder))
+        self._say(f"Lookaloud will use the model in {folder}.")
+        self.model_combo.setFocus()
 
     @Slot()
     def on_apply_clicked(self) -> None:

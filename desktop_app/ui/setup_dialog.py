@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +128,22 @@ def recommend(fits: Iterable[ModelFit]) -> ModelFit | None:
 
 def demo_available() -> bool:
     return (catalog.demo_folder() / "config.json").is_file()
+
+
+def ask_model_folder(parent: QWidget, say: Callable[[str], None]) -> str | None:
+    """Ask the user for a folder that holds a model (setup and settings both offer this).
+    The folder, or None when they cancelled or it holds no model Lookaloud can read; `say`
+    then gets the sentence that explains why."""
+    folder = QFileDialog.getExistingDirectory(parent, "Choose the folder that holds the model")
+    if not folder:
+        return None
+    try:
+        catalog.resolve(folder)
+    except (UnknownModelError, ValueError, OSError) as error:
+        say(str(error) if isinstance(error, UnknownModelError) else
+            f"The folder {folder} does not hold a model Lookaloud can read.")
+        return None
+    return str(Path(folder))
 
 
 class _DownloadWorker(QObject):
@@ -341,18 +357,11 @@ class SetupDialog(QDialog):
 
     @Slot()
     def on_folder_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose the folder that holds the model")
-        if not folder:
+        folder = ask_model_folder(self, self._say)
+        if folder is None:
             self.folder_button.setFocus()
             return
-        try:
-            catalog.resolve(folder)
-        except (UnknownModelError, ValueError, OSError) as error:
-            self._say(str(error) if isinstance(error, UnknownModelError) else
-                      f"The folder {folder} does not hold a model Lookaloud can read.")
-            self.folder_button.setFocus()
-            return
-        self._choose(str(Path(folder)))
+        self._choose(folder)
 
     @Slot()
     def on_demo_clicked(self) -> None:
