@@ -1,10 +1,19 @@
-"""Keyboard-only checks shared by the dialog tests: which widgets take focus, and the order Tab
-visits them in."""
+"""Keyboard-only checks shared by the dialog tests: showing a dialog active, which widgets take
+focus, and the order Tab visits them in."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
+
+
+def show_active(qtbot, window: QWidget) -> None:
+    """Show a window and wait until it is the active one, as a user who just opened it finds it."""
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
 
 
 def focusable_widgets(root: QWidget) -> list[QWidget]:

@@ -17,7 +17,14 @@ from desktop_app.hotkeys.base import DEFAULT_HOTKEYS, Action, busy_message
 from desktop_app.settings import Settings
 from desktop_app.speech.tts import VoiceInfo
 from desktop_app.ui.settings_dialog import TAB_NAMES, SettingsDialog
-from tests.app.keyboard import ATSPI_PYTHON, atspi_nodes, focus_chain, focusable_widgets, unnamed_controls
+from tests.app.keyboard import (
+    ATSPI_PYTHON,
+    atspi_nodes,
+    focus_chain,
+    focusable_widgets,
+    show_active,
+    unnamed_controls,
+)
 
 VOICES = [VoiceInfo("en-gb", "English (Great Britain)"), VoiceInfo("de", "German")]
 
@@ -27,11 +34,7 @@ def dialog_settings(qtbot):
     def make(settings: Settings | None = None, **kwargs) -> SettingsDialog:
         dialog = SettingsDialog(settings or Settings(model="blip2-opt-2.7b"), voices=VOICES,
                                 microphones=["USB headset"], **kwargs)
-        qtbot.addWidget(dialog)
-        dialog.show()
-        dialog.activateWindow()
-        qtbot.waitExposed(dialog)
-        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+        show_active(qtbot, dialog)
         return dialog
 
     return make

@@ -18,7 +18,14 @@ from desktop_app.ui.setup_dialog import Machine, SetupDialog, assess, recommend
 from desktop_app.vision import catalog
 from desktop_app.vision.catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
 from tests import fakehub
-from tests.app.keyboard import ATSPI_PYTHON, atspi_nodes, focus_chain, focusable_widgets, unnamed_controls
+from tests.app.keyboard import (
+    ATSPI_PYTHON,
+    atspi_nodes,
+    focus_chain,
+    focusable_widgets,
+    show_active,
+    unnamed_controls,
+)
 from tests.fakehub import FakeHub
 
 LAPTOP = Machine(ram_gb=16.0, native_bf16=True)
@@ -57,11 +64,7 @@ def dialog_setup(qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
             real(text)
 
         dialog.announcer.announce = spy  # type: ignore[method-assign]
-        qtbot.addWidget(dialog)
-        dialog.show()
-        dialog.activateWindow()
-        qtbot.waitExposed(dialog)
-        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+        show_active(qtbot, dialog)
         return dialog
 
     return make
