@@ -17,6 +17,7 @@ from desktop_app.ui import setup_dialog
 from desktop_app.ui.setup_dialog import Machine, SetupDialog, assess, recommend
 from desktop_app.vision import catalog
 from desktop_app.vision.catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
+from desktop_app.vision.download import installed_path
 from tests import fakehub
 from tests.app.keyboard import (
     ATSPI_PYTHON,
@@ -81,6 +82,23 @@ def press(qtbot, widget: QWidget) -> None:
     qtbot.keyClick(widget, Qt.Key.Key_Space)
 
 
+def start_download(qtbot, dialog_setup, hub: FakeHub, bps: int, percent: int) -> SetupDialog:
+    """A new dialog downloading tiny-describer at `bps` bytes a second, `percent` percent in."""
+    publish(hub)
+    hub.throttle_bps = bps
+    dialog = dialog_setup()
+    select(dialog, "tiny-describer")
+    press(qtbot, dialog.download_button)
+    qtbot.waitUntil(lambda: dialog.progress_bar.value() >= percent, timeout=10_000)
+    return dialog
+
+
+def resumed_at(hub: FakeHub) -> int:
+    """The byte the last ranged file request started at; 0 when every file came whole."""
+    ranges = [r for p, r in hub.file_requests() if p.startswith("/cdn/") and r]
+    return int(ranges[-1].split("=")[1].split("-")[0]) if ranges else 0
+
+
 def test_every_control_is_named_reachable_by_tab_and_escape_closes(qtbot, dialog_setup, fake_hub) -> None:
     dialog = dialog_setup()
     assert QApplication.focusWidget() is dialog.model_list  # focus placed on open
@@ -140,18 +158,11 @@ def test_download_shows_and_announces_progress_then_chooses_the_model(qtbot, dia
     assert len(percents) <= 10  # one per ten percent at most, not a flood
     assert dialog.announced[-1] == "Download complete. Lookaloud will use tiny-describer."
     assert setup_dialog.download_model.__module__ == "desktop_app.vision.download"
-    from desktop_app.vision.download import installed_path
-
     assert installed_path(tiny_spec()) is not None
 
 
 def test_cancel_then_download_again_resumes(qtbot, dialog_setup, fake_hub) -> None:
-    publish(fake_hub)
-    fake_hub.throttle_bps = 100_000
-    dialog = dialog_setup()
-    select(dialog, "tiny-describer")
-    press(qtbot, dialog.download_button)
-    qtbot.waitUntil(lambda: dialog.progress_bar.value() >= 10, timeout=10_000)
+    dialog = start_download(qtbot, dialog_setup, fake_hub, bps=100_000, percent=10)
     press(qtbot, dialog.cancel_button)
     qtbot.waitUntil(lambda: not dialog.is_downloading(), timeout=10_000)
     assert "cancelled" in dialog.status_label.text()
@@ -162,17 +173,11 @@ def test_cancel_then_download_again_resumes(qtbot, dialog_setup, fake_hub) -> No
     fake_hub.throttle_bps = None
     with qtbot.waitSignal(dialog.model_chosen, timeout=20_000):
         press(qtbot, dialog.download_button)
-    ranges = [r for p, r in fake_hub.file_requests() if p.startswith("/cdn/") and r]
-    assert ranges and int(ranges[-1].split("=")[1].split("-")[0]) > 0  # continued, not restarted
+    assert resumed_at(fake_hub) > 0  # continued, not restarted
 
 
 def test_a_download_stopped_by_closing_continues_in_a_new_dialog(qtbot, dialog_setup, fake_hub) -> None:
-    publish(fake_hub)
-    fake_hub.throttle_bps = 100_000
-    first = dialog_setup()
-    select(first, "tiny-describer")
-    press(qtbot, first.download_button)
-    qtbot.waitUntil(lambda: first.progress_bar.value() >= 10, timeout=10_000)
+    first = start_download(qtbot, dialog_setup, fake_hub, bps=100_000, percent=10)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)  # as if Lookaloud was closed
     assert not first.isVisible() and first.chosen_model is None
 
@@ -181,8 +186,7 @@ def test_a_download_stopped_by_closing_continues_in_a_new_dialog(qtbot, dialog_s
     select(again, "tiny-describer")
     with qtbot.waitSignal(again.model_chosen, timeout=20_000):
         press(qtbot, again.download_button)
-    ranges = [r for p, r in fake_hub.file_requests() if p.startswith("/cdn/") and r]
-    assert ranges and int(ranges[-1].split("=")[1].split("-")[0]) >= SIZE // 10
+    assert resumed_at(fake_hub) >= SIZE // 10
 
 
 def test_a_damaged_file_is_reported_as_a_sentence_and_retried(qtbot, dialog_setup, fake_hub) -> None:
@@ -203,16 +207,9 @@ def test_a_damaged_file_is_reported_as_a_sentence_and_retried(qtbot, dialog_setu
 
 
 def test_closing_during_a_download_stops_it(qtbot, dialog_setup, fake_hub) -> None:
-    publish(fake_hub)
-    fake_hub.throttle_bps = 50_000
-    dialog = dialog_setup()
-    select(dialog, "tiny-describer")
-    press(qtbot, dialog.download_button)
-    qtbot.waitUntil(lambda: dialog.progress_bar.value() >= 1, timeout=10_000)
+    dialog = start_download(qtbot, dialog_setup, fake_hub, bps=50_000, percent=1)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
     assert not dialog.isVisible() and dialog.chosen_model is None
-    from desktop_app.vision.download import installed_path
-
     assert installed_path(tiny_spec()) is None
 
 
