@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping
 from PySide6.QtCore import QObject, Qt, Signal
 
 from desktop_app.hotkeys.base import (
+    DEFAULT_HOTKEYS,
     Action,
     HotkeyBackend,
     HotkeyError,
     HotkeyUnavailable,
     InvalidCombo,
     fallback_instructions,
-    format_combo,
     parse_combo,
 )
 
@@ -90,8 +90,6 @@ class HotkeyManager(QObject):
         """Replaces every registration with `bindings` (action name -> combination text;
         DEFAULT_HOTKEYS when None). Returns action -> spoken message for each one that failed,
         and emits registration_failed for each of them as well."""
-        from desktop_app.hotkeys.base import DEFAULT_HOTKEYS
-
         if bindings is None:
             bindings = {action.value: combo for action, combo in DEFAULT_HOTKEYS.items()}
         failures: dict[str, str] = {}
@@ -99,7 +97,8 @@ class HotkeyManager(QObject):
             return failures
         self._backend.unregister_all()
         for action, text in bindings.items():
-            action = Action(action).value if action in Action._value2member_map_ else str(action)
+            if isinstance(action, Action):
+                action = action.value
             if not text:
                 continue  # the user turned this shortcut off
             try:
@@ -120,8 +119,3 @@ class HotkeyManager(QObject):
     @staticmethod
     def fallback_instructions() -> str:
         return fallback_instructions()
-
-    @staticmethod
-    def display_text(combo_text: str) -> str:
-        """A combination as the menus show it on this platform ("Ctrl+Alt+Shift+D")."""
-        return format_combo(parse_combo(combo_text))
