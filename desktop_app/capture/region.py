@@ -10,7 +10,7 @@ from enum import Enum
 
 from PIL import Image
 
-from desktop_app.capture.screen import CaptureError, Rect, grab, virtual_desktop
+from desktop_app.capture.screen import Rect, grab_visible
 
 MIN_SIZE = 16  # smaller than this, a model sees nothing useful and the outline cannot be seen
 
@@ -95,7 +95,4 @@ def describe_rect(rect: Rect, bounds: Rect) -> str:
 
 def capture_region(rect: Rect) -> Image.Image:
     """A live picture of a rectangle of the desktop; the parts off every screen are left out."""
-    visible = rect.intersected(virtual_desktop())
-    if visible is None:
-        raise CaptureError("The chosen region is not on any screen.")
-    return grab(visible)
+    return grab_visible(rect, "The chosen region is not on any screen.")

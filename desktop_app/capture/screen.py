@@ -178,6 +178,14 @@ def grab(rect: Rect) -> Image.Image:
     raise AssertionError("unreachable")
 
 
+def grab_visible(rect: Rect, off_screen: str) -> Image.Image:
+    """grab() of the part of `rect` that is on a screen; CaptureError(off_screen) when none is."""
+    visible = rect.intersected(virtual_desktop())
+    if visible is None:
+        raise CaptureError(off_screen)
+    return grab(visible)
+
+
 _grabbers = threading.local()
 
 

@@ -13,7 +13,7 @@ import sys
 
 from PIL import Image
 
-from desktop_app.capture.screen import CaptureError, Rect, grab, is_wayland_session, virtual_desktop
+from desktop_app.capture.screen import CaptureError, Rect, grab_visible, is_wayland_session
 
 NO_ACTIVE_WINDOW = "No window is active, so there is nothing to describe. Try Describe screen instead."
 
@@ -97,8 +97,4 @@ def active_window_rect() -> Rect:
 
 def capture_active_window() -> Image.Image:
     """A picture of the active window's content; the parts off every screen are left out."""
-    rect = active_window_rect()
-    visible = rect.intersected(virtual_desktop())
-    if visible is None:
-        raise CaptureError("The active window is not on any screen.")
-    return grab(visible)
+    return grab_visible(active_window_rect(), "The active window is not on any screen.")
