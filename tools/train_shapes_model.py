@@ -200,14 +200,14 @@ class Probe(torch.nn.Module):
         return torch.stack(losses).mean(), right.float().mean().item()
 
 
-def pick_turns(scene: ds.Scene, rng: random.Random) -> list[ds.QA]:
+def pick_turns(scene: ds.Scene, rng: random.Random, max_turns: int = 3) -> list[ds.QA]:
     """One to three questions about the scene, the question kind chosen first so that rare
     kinds (the sign's word, position) get their share."""
     by_kind: dict[str, list[ds.QA]] = {}
     for qa in scene.questions():
         by_kind.setdefault(qa.kind, []).append(qa)
     turns = []
-    for _ in range(rng.choice((1, 1, 2, 3))):
+    for _ in range(rng.choice((1, 1, *range(2, max_turns + 1)))):
         kind = rng.choice(sorted(by_kind))
         turns.append(rng.choice(by_kind[kind]))
     return turns
@@ -227,7 +227,7 @@ def pad_batch(rows: list[list[int]], value: int) -> torch.Tensor:
     return torch.tensor([r + [value] * (width - len(r)) for r in rows])
 
 
-def train(args: argparse.Namespace) -> None:
+def train(args: argparse.Namespace) -> tuple:
     torch.manual_seed(args.seed)
     processor = build_processor()
     model = build_model(processor.tokenizer)
@@ -302,18 +302,72 @@ def train(args: argparse.Namespace) -> None:
         if step % 25 == 0 or step == args.steps - 1:
             print(f"step {step:5d}  loss {loss.item():.4f}  answer tokens {answer_acc:.3f}  "
                   f"probe {probe_acc:.3f}  lr {lr:.2e}  {time.monotonic() - start:7.1f} s", flush=True)
-    train_seconds = time.monotonic() - start
+    return model, processor, time.monotonic() - start
+
+
+def answer_practice(model, processor, args: argparse.Namespace) -> float:
+    """Stage 3: the decoder alone, on long question chains. After stage 2 the captions are
+    right but answers lag: a caption teaches twenty tokens per picture, a question one. The
+    picture side is frozen (its features are exact already), which makes a step cheap."""
+    start = time.monotonic()
+    enc = Encoder(processor.tokenizer)
+    for param in model.parameters():
+        param.requires_grad_(False)
+    params = list(model.language_model.parameters())
+    for param in params:
+        param.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0)
+    rng = random.Random(args.seed + 1)
+    model.train()
+    for step in range(args.qa_steps):
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / args.qa_steps))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        scenes = [ds.random_scene(TRAIN_BASE * args.seed + 8 * TRAIN_BASE // 10 + step * args.batch + i)
+                  for i in range(args.batch)]
+        px = processor.image_processor([s.render() for s in scenes], return_tensors="pt")["pixel_values"]
+        with torch.no_grad():
+            features = model.get_image_features(pixel_values=px, return_dict=True).pooler_output
+        rows, masks, owners = [], [], []
+        for i, scene in enumerate(scenes):
+            examples = [enc.caption_example(scene.caption())]
+            examples += [enc.qa_example(pick_turns(scene, rng, max_turns=4)) for _ in range(2)]
+            for ids, mask in examples:
+                rows.append(ids)
+                masks.append(mask)
+                owners.append(i)
+        ids = pad_batch(rows, enc.pad)
+        tmask = pad_batch(masks, 0).bool()[:, 1:]
+        attention = pad_batch([[1] * len(r) for r in rows], 0)
+        logits = lm_logits(model, features[torch.tensor(owners)], ids, attention)
+        pred = logits[:, NUM_QUERY_TOKENS : NUM_QUERY_TOKENS + ids.shape[1] - 1]
+        target = ids[:, 1:]
+        loss = F.cross_entropy(pred[tmask], target[tmask])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 25 == 0 or step == args.qa_steps - 1:
+            is_qa = torch.tensor([i % 3 != 0 for i in range(len(rows))])[:, None] & tmask
+            answer_acc = (pred.argmax(-1) == target)[is_qa].float().mean().item()
+            print(f"answer step {step:5d}  loss {loss.item():.4f}  answer tokens {answer_acc:.3f}  lr {lr:.2e}  "
+                  f"{time.monotonic() - start:7.1f} s", flush=True)
     model.eval()
+    for param in model.parameters():
+        param.requires_grad_(True)
+    return time.monotonic() - start
+
+
+def save(model, processor, args: argparse.Namespace, seconds: float) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out, safe_serialization=True)
     processor.save_pretrained(args.out)
     (args.out / "lookaloud.json").write_text(json.dumps(LOOKALOUD_JSON, indent=2) + "\n")
     (args.out / "training.json").write_text(json.dumps(
-        {"seed": args.seed, "probe_steps": args.probe_steps, "steps": args.steps, "batch": args.batch,
-         "lr": args.lr,
-         "probe_weight": args.probe_weight,
-         "train_seconds": round(train_seconds), "threads": torch.get_num_threads()}, indent=2) + "\n")
-    print(f"saved to {args.out} after {train_seconds:.0f} s", flush=True)
+        {"seed": args.seed, "probe_steps": args.probe_steps, "steps": args.steps, "qa_steps": args.qa_steps,
+         "batch": args.batch, "lr": args.lr, "probe_weight": args.probe_weight,
+         "train_seconds": round(seconds), "threads": torch.get_num_threads()}, indent=2) + "\n")
+    print(f"saved to {args.out} after {seconds:.0f} s of training", flush=True)
 
 
 @torch.no_grad()
@@ -388,6 +442,8 @@ def main() -> int:
     parser.add_argument("--eval-seed", type=int, default=2)
     parser.add_argument("--probe-steps", type=int, default=2000, help="stage 1: vision and Q-Former only")
     parser.add_argument("--steps", type=int, default=800, help="stage 2: the whole model")
+    parser.add_argument("--qa-steps", type=int, default=600, help="stage 3: the decoder on questions")
+    parser.add_argument("--resume", type=Path, help="run stage 3 only, from this folder")
     parser.add_argument("--batch", type=int, default=48)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--warmup", type=int, default=100)
@@ -400,8 +456,19 @@ def main() -> int:
     parser.add_argument("--eval-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if not args.eval_only:
-        train(args)
+    if args.resume:
+        # Stage 3 only, from a folder saved after stage 2 (the same as the tail of a full run:
+        # stage 3 starts its own optimizer and random generator).
+        from transformers import Blip2ForConditionalGeneration, Blip2Processor
+
+        model = Blip2ForConditionalGeneration.from_pretrained(args.resume, dtype=torch.float32)
+        processor = Blip2Processor.from_pretrained(args.resume)
+        before = json.loads((args.resume / "training.json").read_text())["train_seconds"]
+        save(model, processor, args, before + answer_practice(model, processor, args))
+    elif not args.eval_only:
+        model, processor, seconds = train(args)
+        seconds += answer_practice(model, processor, args)
+        save(model, processor, args, seconds)
     results = {}
     for dtype in (torch.float32, torch.bfloat16):
         results[str(dtype).replace("torch.", "")] = evaluate(args.out, args.eval_seed, args.eval_scenes, dtype)
