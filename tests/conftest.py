@@ -35,6 +35,26 @@ def _start_xvfb() -> str:
     return f":{number}"
 
 
+def _start_accessibility_bus() -> None:
+    """A private AT-SPI bus for this test session, found by Qt and by pyatspi through
+    AT_SPI_BUS_ADDRESS. The desktop session's own accessibility bus keeps its socket in
+    ~/.cache/at-spi/bus, shared by every test run of the same user on the machine."""
+    config = Path("/usr/share/defaults/at-spi2/accessibility.conf")
+    if not (shutil.which("dbus-daemon") and config.is_file()):
+        return
+    address = f"unix:path={_tmp_root / 'a11y-bus'}"
+    proc = subprocess.Popen(
+        ["dbus-daemon", f"--config-file={config}", "--nofork", f"--address={address}", "--print-address=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "AT_SPI_BUS_ADDRESS": address},
+    )
+    if proc.stdout is not None and proc.stdout.readline().strip():
+        _procs.append(proc)
+        os.environ["AT_SPI_BUS_ADDRESS"] = address
+    else:
+        proc.kill()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "HF_HOME"):
         path = _tmp_root / name.lower()
@@ -45,6 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _start_accessibility_bus()
     if shutil.which("Xvfb") and not os.environ.get("LOOKALOUD_TEST_KEEP_DISPLAY"):
         display = _start_xvfb()
         os.environ["DISPLAY"] = display
