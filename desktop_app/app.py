@@ -277,7 +277,7 @@ class LookaloudApp(QObject):
         if model:
             self.apply_settings(self.settings.update(model=model))
         else:
-            self.controller.say("No model is set up yet. Open Settings to choose one when you are ready.")
+            self.controller.say("No model is set up yet. Open Settings with Control comma to choose one when you are ready.")
 
     def apply_settings(self, new: settings_store.Settings) -> None:
         old, self.settings = self.settings, new

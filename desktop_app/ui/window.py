@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         self.question.returnPressed.connect(self.ask)
         self.history.itemActivated.connect(self._on_history_activated)
 
+        self._on_state_changed(controller.state)
         controller.message.connect(self.show_status)
         controller.state_changed.connect(self._on_state_changed)
         controller.picture_added.connect(self._on_picture_added)
