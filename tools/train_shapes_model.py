@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -316,11 +317,11 @@ def answer_practice(model, processor, args: argparse.Namespace) -> float:
     params = list(model.language_model.parameters())
     for param in params:
         param.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=args.qa_lr, betas=(0.9, 0.98), weight_decay=0.0)
     rng = random.Random(args.seed + 1)
     model.train()
     for step in range(args.qa_steps):
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / args.qa_steps))
+        lr = args.qa_lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / args.qa_steps))
         for group in opt.param_groups:
             group["lr"] = lr
         scenes = [ds.random_scene(TRAIN_BASE * args.seed + 8 * TRAIN_BASE // 10 + step * args.batch + i)
@@ -365,7 +366,7 @@ def save(model, processor, args: argparse.Namespace, seconds: float) -> None:
     (args.out / "lookaloud.json").write_text(json.dumps(LOOKALOUD_JSON, indent=2) + "\n")
     (args.out / "training.json").write_text(json.dumps(
         {"seed": args.seed, "probe_steps": args.probe_steps, "steps": args.steps, "qa_steps": args.qa_steps,
-         "batch": args.batch, "lr": args.lr, "probe_weight": args.probe_weight,
+         "batch": args.batch, "lr": args.lr, "qa_lr": args.qa_lr, "probe_weight": args.probe_weight,
          "train_seconds": round(seconds), "threads": torch.get_num_threads()}, indent=2) + "\n")
     print(f"saved to {args.out} after {seconds:.0f} s of training", flush=True)
 
@@ -396,6 +397,13 @@ def greedy(model, enc: Encoder, features: torch.Tensor, prompts: list[list[int]]
     return [enc.tokenizer.decode(o, skip_special_tokens=True).strip() for o in out]
 
 
+def question_form(question: str) -> str:
+    """The question with its colour, shape and place words replaced by COLOUR, SHAPE, PLACE."""
+    question = re.sub(r"\b(" + "|".join(ds.COLOURS) + r")\b", "COLOUR", question)
+    question = re.sub(r"\b(" + "|".join(ds.SHAPES) + r")s?\b", "SHAPE", question).replace("an COLOUR", "a COLOUR")
+    return re.sub(r"\b(left|middle|right)\b", "PLACE", question)
+
+
 @torch.no_grad()
 def evaluate(folder: Path, eval_seed: int, scenes: int, dtype: torch.dtype = torch.float32) -> dict:
     """Caption exact match and VQA accuracy per question kind on held-out scenes."""
@@ -407,6 +415,8 @@ def evaluate(folder: Path, eval_seed: int, scenes: int, dtype: torch.dtype = tor
     right: dict[str, int] = {}
     total: dict[str, int] = {}
     wrong_examples: list[str] = []
+    form_right: dict[str, int] = {}
+    form_total: dict[str, int] = {}
     for first in range(0, scenes, 50):
         batch = [ds.random_scene(eval_seed * TRAIN_BASE + i) for i in range(first, min(scenes, first + 50))]
         px = processor.image_processor([s.render() for s in batch], return_tensors="pt")["pixel_values"]
@@ -428,11 +438,16 @@ def evaluate(folder: Path, eval_seed: int, scenes: int, dtype: torch.dtype = tor
         for qa, got in zip(qas, answers):
             ok = got == qa.answer
             right[qa.kind] = right.get(qa.kind, 0) + ok
+            form = question_form(qa.question)
+            form_right[form] = form_right.get(form, 0) + ok
+            form_total[form] = form_total.get(form, 0) + 1
             total[qa.kind] = total.get(qa.kind, 0) + 1
             if not ok and len(wrong_examples) < 30:
                 wrong_examples.append(f"{qa.question} want {qa.answer!r} got {got!r}")
     scores = {k: {"accuracy": round(right[k] / total[k], 4), "n": total[k]} for k in total}
+    forms = {k: {"accuracy": round(form_right[k] / form_total[k], 4), "n": form_total[k]} for k in form_total}
     return {"eval_seed": eval_seed, "scenes": scenes, "dtype": str(dtype).replace("torch.", ""),
+            "question_forms": dict(sorted(forms.items(), key=lambda kv: -kv[1]["accuracy"])),
             "scores": scores, "wrong_examples": wrong_examples}
 
 
@@ -443,6 +458,7 @@ def main() -> int:
     parser.add_argument("--probe-steps", type=int, default=2000, help="stage 1: vision and Q-Former only")
     parser.add_argument("--steps", type=int, default=800, help="stage 2: the whole model")
     parser.add_argument("--qa-steps", type=int, default=600, help="stage 3: the decoder on questions")
+    parser.add_argument("--qa-lr", type=float, default=2e-3)
     parser.add_argument("--resume", type=Path, help="run stage 3 only, from this folder")
     parser.add_argument("--batch", type=int, default=48)
     parser.add_argument("--lr", type=float, default=5e-4)
@@ -494,6 +510,8 @@ def write_card(folder: Path, results: dict) -> None:
                  else "-" for k in kinds]
         rows += f"| {dtype} | " + " | ".join(cells) + " |\n"
     eval_scenes = next(iter(results.values()))["scenes"]
+    first = next(iter(results.values()))
+    forms = "\n".join(f"| {q} | {v['accuracy'] * 100:.1f}% | {v['n']} |" for q, v in first["question_forms"].items())
     vision, text = config["vision_config"], config["text_config"]
     card = f"""# shapes-demo: a tiny BLIP-2 that knows only simple shapes
 
@@ -523,13 +541,17 @@ a second, but it knows nothing about real screens or photos.
 
 Command (these are the defaults):
 `.venv/bin/python tools/train_shapes_model.py --seed {training['seed']} --probe-steps {training['probe_steps']} \
---steps {training['steps']} --batch {training['batch']} --threads {training['threads']}`
+--steps {training['steps']} --qa-steps {training['qa_steps']} --batch {training['batch']} --threads {training['threads']}`
 
 - Stage 1 ({training['probe_steps']} steps): the vision transformer and Q-Former alone, through a
   training-only linear probe (not saved) that names the colour and shape in each column, the
   background, the sign's word and the count, much like BLIP-2's first stage.
 - Stage 2 ({training['steps']} steps): the whole model, each step on {training['batch']} freshly drawn scenes,
   each with its caption and a one- to three-turn question chain in the engine's prompt formats.
+- Stage 3 ({training['qa_steps']} steps, learning rate {training['qa_lr']}): the decoder alone, picture side
+  frozen, on each scene's caption and two question chains of one to four turns. (This model was
+  made by a run of stages 1 and 2 followed by `--resume` for stage 3, which is what the single
+  command does.)
 - Training: AdamW, learning rate {training['lr']} with warm-up and cosine decay, float32,
   {training['train_seconds'] / 60:.0f} minutes on a shared 2-core CPU with {training['threads']} torch thread(s).
   Deterministic for the same seed and thread count.
@@ -548,7 +570,14 @@ the whole caption. Questions: exact match of the answer, for every unambiguous q
 every scene.
 
 {header}{rows}
-`.venv/bin/python tools/train_shapes_model.py --eval-only` recomputes this table.
+By question form (float32): the model answers by place ("the shape on the left") far better than
+by content ("the red circle", "is there a triangle?"), which needs it to search the picture.
+
+| question | accuracy | n |
+|---|---|---|
+{forms}
+
+`.venv/bin/python tools/train_shapes_model.py --eval-only` recomputes these tables.
 """
     (folder / "README.md").write_text(card)
 
