@@ -4,6 +4,7 @@ status line. Marked `a11y`; about a minute with the app start."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -46,8 +47,8 @@ def test_every_focusable_object_has_a_name_and_a_fitting_role(running_app, tmp_p
     assert running_app.ask("report", path=str(report)).get("lines", 0) > 10
     text = report.read_text()
     assert "[push button] 'Open picture'" in text and "[text] 'Question'" in text
-    (REPO / "docs").mkdir(exist_ok=True)
-    shutil.copyfile(report, REPO / "docs" / "accessibility-tree.txt")
+    if os.environ.get("LOOKALOUD_UPDATE_DOCS"):  # refresh the committed copy only when asked
+        shutil.copyfile(report, REPO / "docs" / "accessibility-tree.txt")
 
 
 def test_tab_visits_every_control_in_reading_order_and_comes_back(running_app):
