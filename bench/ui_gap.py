@@ -50,7 +50,7 @@ def main() -> int:
     from desktop_app.speech.output import SpeechOutput, SpeechSettings
 
     class NoHotkeys:
-        def apply(self, bindings):  # noqa: ANN001
+        def apply(self, bindings):
             return {}
 
         def stop(self) -> None:

@@ -50,7 +50,7 @@ class Settings:
     keep_history: bool = True
     history_size: int = 20
 
-    def update(self, **changes: Any) -> "Settings":
+    def update(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-
 HELP = "Describe pictures and answer questions about them."
 
 

@@ -69,7 +69,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """An RGB copy of any Pillow image: EXIF rotation applied, transparency on white."""
     try:
         image = ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the picture
+    except Exception:  # noqa: BLE001, S110 - a broken EXIF block must not lose the picture
         pass
     mode = image.mode
     if mode == "RGB":

@@ -22,6 +22,7 @@ from desktop_app.vision import catalog
 from desktop_app.vision.loader import LoadedModel
 from desktop_app.vision.text import clean_output
 
+
 class Cancelled(Exception):
     """The request was cancelled while the model was working."""
 

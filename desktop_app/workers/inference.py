@@ -132,7 +132,7 @@ class InferenceWorker(QObject):
         try:
             session = ImageSession(self._loaded, Image.new("RGB", (64, 64), (128, 128, 128)))
             session.token_ids(self._loaded.spec.caption_prompt, {"max_new_tokens": 2, "num_beams": 1})
-        except Exception:  # noqa: BLE001 - a failed warm-up only costs speed; the real request will report
+        except Exception:  # noqa: BLE001, S110 - a failed warm-up only costs speed; the real request reports
             pass
 
     def _report_progress(self, folder: Path, done: threading.Event) -> None:
@@ -179,9 +179,8 @@ class InferenceWorker(QObject):
     def _handle_error(self, request: Request, exc: Exception) -> None:
         import torch
 
-        from desktop_app.vision.session import Cancelled
-
         from desktop_app.ocr import OcrCancelled, OcrError
+        from desktop_app.vision.session import Cancelled
 
         if isinstance(exc, (Cancelled, OcrCancelled)):
             self.cancelled.emit(request.id)

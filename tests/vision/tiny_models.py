@@ -10,11 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-WORDS = (
-    "a an the of and on in with is are there what colour color red green blue yellow white black "
-    "circle square triangle star shape shapes one two three left right yes no picture photo question "
-    "answer short how many where sign word background dog cat car tree sky : ? ."
-).split()
+WORDS = ["a", "an", "the", "of", "and", "on", "in", "with", "is", "are", "there", "what", "colour", "color", "red", "green", "blue", "yellow", "white", "black", "circle", "square", "triangle", "star", "shape", "shapes", "one", "two", "three", "left", "right", "yes", "no", "picture", "photo", "question", "answer", "short", "how", "many", "where", "sign", "word", "background", "dog", "cat", "car", "tree", "sky", ":", "?", "."]
 
 IMAGE_SIZE = 32
 
@@ -39,7 +35,7 @@ def _word_tokenizer(specials: list[str], template: tuple[str, str] | None = None
 def _decoder_tokenizer(eos_at_end: bool = False):
     specials = ["<pad>", "</s>", "<s>", "<unk>"]
     if eos_at_end:
-        tok, vocab, cls = _word_tokenizer(specials)
+        tok, _vocab, cls = _word_tokenizer(specials)
         from tokenizers import processors
 
         tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
@@ -128,7 +124,7 @@ def build_instructblip(folder: Path, text: str = "t5", seed: int = 0) -> Path:
 def build_blip_pair(folder: Path, seed: int = 0) -> Path:
     """A tiny BLIP captioning model in folder/caption and a BLIP VQA model in folder/vqa."""
     import torch
-    from transformers import (BlipConfig, BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor)
+    from transformers import BlipConfig, BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor
 
     tok, vocab, cls = _word_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[DEC]"], template=("[CLS]", "[SEP]"))
     tokenizer = cls(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
