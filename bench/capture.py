@@ -82,9 +82,9 @@ def main() -> int:
             assert image.size == (width, height), image.size
             rows = {
                 "capture": timed(lambda: capture_screen("all"), args.repeat),
-                "processor": timed(lambda: to_tensor(image), args.repeat),
+                "processor": timed(lambda image=image: to_tensor(image), args.repeat),
                 "pre-resized": timed(
-                    lambda: to_tensor(image.resize((224, 224), Image.Resampling.BICUBIC, reducing_gap=3.0)),
+                    lambda image=image: to_tensor(image.resize((224, 224), Image.Resampling.BICUBIC, reducing_gap=3.0)),
                     args.repeat,
                 ),
             }

@@ -7,6 +7,7 @@ focus moves to the question box after each description so the user can ask strai
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ class MainWindow(QMainWindow):
         # Reading order: act on a picture, hear about it, ask, then go back in history.
         order = [self.open_button, self.paste_button, self.stop_button, self.description, self.conversation,
                  self.question, self.ask_button, self.history, self.status]
-        for first, second in zip(order, order[1:]):
+        for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
 
         self._add_shortcut("Open", QKeySequence.StandardKey.Open, self.choose_file)

@@ -26,15 +26,37 @@ def out(obj):
     sys.stdout.flush()
 
 
+def children(node):
+    """The node's children that still answer: a window or widget Qt is deleting while we walk
+    (a dialog that just closed) raises over D-Bus; it is gone for the user too, so it is skipped."""
+    found = []
+    try:
+        count = node.childCount
+    except Exception:  # noqa: BLE001 - the node itself is gone
+        return found
+    for i in range(count):
+        try:
+            child = node.getChildAtIndex(i)
+            if child is not None:
+                child.name  # noqa: B018 - raises if the object is gone
+                found.append(child)
+        except Exception:  # noqa: BLE001, S112 - see above
+            continue
+    return found
+
+
 def find_app(name):
-    for app in pyatspi.Registry.getDesktop(0):
-        if app is not None and app.name == name:
-            return app
-    return None
+    """The newest application of that name that still answers (one that just quit may linger
+    in the registry's list for a moment)."""
+    found = None
+    for app in children(pyatspi.Registry.getDesktop(0)):
+        if app.name == name:
+            found = app
+    return found
 
 
 def windows(app):
-    return [app.getChildAtIndex(i) for i in range(app.childCount) if app.getChildAtIndex(i) is not None]
+    return children(app)
 
 
 def labelled_by(node):
@@ -72,9 +94,12 @@ def describe(node, depth, window):
 def walk(node, nodes, window, depth=0):
     if node is None or depth > MAX_DEPTH:
         return
-    nodes.append(describe(node, depth, window))
-    for i in range(node.childCount):
-        walk(node.getChildAtIndex(i), nodes, window, depth + 1)
+    try:
+        nodes.append(describe(node, depth, window))
+    except Exception:  # noqa: BLE001 - deleted while we walked: not there for the user either
+        return
+    for child in children(node):
+        walk(child, nodes, window, depth + 1)
 
 
 def tree(app, window=None):
@@ -89,7 +114,10 @@ def focused(app):
     def search(node, depth, window):
         if node is None or depth > MAX_DEPTH:
             return None
-        state = node.getState()
+        try:
+            state = node.getState()
+        except Exception:  # noqa: BLE001 - deleted while we searched
+            return None
         if state.contains(pyatspi.STATE_FOCUSED) and node.getRole() not in (pyatspi.ROLE_FRAME,
                                                                              pyatspi.ROLE_DIALOG):
             # Qt marks a list's current item focused even while the list itself is not.
@@ -99,14 +127,18 @@ def focused(app):
                 return describe(node, depth, window)
         if not state.contains(pyatspi.STATE_SHOWING) and depth > 0:
             return None
-        for i in range(node.childCount):
-            found = search(node.getChildAtIndex(i), depth + 1, window)
+        for child in children(node):
+            found = search(child, depth + 1, window)
             if found:
                 return found
         return None
 
     for win in windows(app):
-        if win.getState().contains(pyatspi.STATE_ACTIVE):
+        try:
+            active = win.getState().contains(pyatspi.STATE_ACTIVE)
+        except Exception:  # noqa: BLE001, S112 - deleted while we searched
+            continue
+        if active:
             return search(win, 0, win.name)
     return None
 

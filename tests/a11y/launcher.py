@@ -69,6 +69,7 @@ class Agent:
         self.proc = subprocess.Popen([ATSPI_PYTHON, str(AGENT)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
         self.announcements: list[str] = []
+        self.last_error = ""  # the agent's last failed command, for failure messages
         self._replies: queue.Queue[dict] = queue.Queue()
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -91,7 +92,10 @@ class Agent:
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"cmd": cmd, "app": APP_NAME, **args}) + "\n")
         self.proc.stdin.flush()
-        return self._replies.get(timeout=60)
+        reply = self._replies.get(timeout=60)
+        if "error" in reply:
+            self.last_error = f"{cmd}: {reply['error']}"
+        return reply
 
     def windows(self) -> list[str]:
         return self.ask("windows").get("windows", [])

@@ -122,7 +122,8 @@ def test_set_up_a_model_from_a_folder(a11y_bus, agent, tmp_path, tiny_model):
                             on_fail=lambda: f"windows: {agent.windows()}")
         launcher.wait_until(lambda: json.loads((tmp_path / "config/lookaloud/settings.json").read_text())["model"]
                             == str(Path(tiny_model)), 10, "the folder was not saved as the model")
-        launcher.wait_until(lambda: "is ready" in status_text(agent), 60, "the model from the folder did not load",
-                            on_fail=lambda: status_text(agent))
+        launcher.wait_until(lambda: "is ready" in status_text(agent), 120, "the model from the folder did not load",
+                            on_fail=lambda: f"status: {status_text(agent)!r}, windows: {agent.windows()}, "
+                            f"agent error: {agent.last_error!r}, log: {(tmp_path / 'app.log').read_text()[-2000:]}")
     finally:
         launcher.stop_app(proc)

@@ -40,7 +40,7 @@ def _decoder_tokenizer(eos_at_end: bool = False):
 
         tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
     else:
-        tok, vocab, cls = _word_tokenizer(specials, bos="<s>")
+        tok, _vocab, cls = _word_tokenizer(specials, bos="<s>")
     fast = cls(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<unk>")
     return fast
 
@@ -52,13 +52,13 @@ def _image_processor():
 
 
 def _vision_kwargs() -> dict:
-    return dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                image_size=IMAGE_SIZE, patch_size=8)
+    return {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                "image_size": IMAGE_SIZE, "patch_size": 8}
 
 
 def _qformer_kwargs(vocab_size: int) -> dict:
-    return dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                encoder_hidden_size=32, vocab_size=vocab_size, cross_attention_frequency=1)
+    return {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+                "encoder_hidden_size": 32, "vocab_size": vocab_size, "cross_attention_frequency": 1}
 
 
 def _text_config(kind: str, vocab_size: int):
@@ -129,10 +129,10 @@ def build_blip_pair(folder: Path, seed: int = 0) -> Path:
     tok, vocab, cls = _word_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[DEC]"], template=("[CLS]", "[SEP]"))
     tokenizer = cls(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
                     sep_token="[SEP]", bos_token="[DEC]")
-    text_config = dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                       num_attention_heads=2, encoder_hidden_size=32, max_position_embeddings=64,
-                       pad_token_id=vocab["[PAD]"], bos_token_id=vocab["[DEC]"], sep_token_id=vocab["[SEP]"],
-                       eos_token_id=vocab["[SEP]"])
+    text_config = {"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                       "num_attention_heads": 2, "encoder_hidden_size": 32, "max_position_embeddings": 64,
+                       "pad_token_id": vocab["[PAD]"], "bos_token_id": vocab["[DEC]"], "sep_token_id": vocab["[SEP]"],
+                       "eos_token_id": vocab["[SEP]"]}
     config = BlipConfig(text_config=text_config, vision_config=_vision_kwargs(), projection_dim=32)
     for sub, model_cls in (("caption", BlipForConditionalGeneration), ("vqa", BlipForQuestionAnswering)):
         torch.manual_seed(seed + (sub == "vqa"))
