@@ -208,7 +208,7 @@ def _picture() -> Any:
 
 
 def measure(folder: Path, threads: int, n_questions: int, caption_tokens: int, answer_tokens: int,
-            repeats: int) -> dict[str, Any]:
+            repeats: int, beams: int = 1) -> dict[str, Any]:
     """Load (sampling memory) and time both paths; runs in a fresh process."""
     baseline = MemorySampler.read()  # before torch is imported
     import torch
@@ -238,7 +238,7 @@ def measure(folder: Path, threads: int, n_questions: int, caption_tokens: int, a
     print(f"Loaded in {load['load_ms'] / 1000:.1f} s; peak RSS {load['peak_rss'] / 2**30:.2f} GiB for "
           f"{weights_bytes / 2**30:.2f} GiB of weights", flush=True)
 
-    greedy = {"num_beams": 1, "do_sample": False}
+    greedy = {"num_beams": beams, "do_sample": False}  # greedy unless --beams
     caption_settings = {**greedy, "max_new_tokens": caption_tokens, "min_new_tokens": caption_tokens}
     answer_settings = {**greedy, "max_new_tokens": answer_tokens, "min_new_tokens": answer_tokens}
     spec = loaded.spec
@@ -264,7 +264,7 @@ def measure(folder: Path, threads: int, n_questions: int, caption_tokens: int, a
 
         def step(what: str, settings: dict[str, Any], run: Any) -> dict[str, Any]:
             clock = TokenClock()
-            timed = {**settings, "streamer": clock}
+            timed = {**settings, "streamer": clock} if beams == 1 else settings  # no streamer with beams
             session.spec = replace(spec, caption_generation=timed, answer_generation=timed)
             text = run()
             return {"what": what, **clock.summary(), "text": text}
@@ -283,7 +283,7 @@ def measure(folder: Path, threads: int, n_questions: int, caption_tokens: int, a
 
         def step(what: str, prompt: str, settings: dict[str, Any]) -> tuple[dict[str, Any], str]:
             clock = TokenClock()
-            ids = session.reference_ids(prompt, {**settings, "streamer": clock})
+            ids = session.reference_ids(prompt, {**settings, "streamer": clock} if beams == 1 else settings)
             text = tokenizer.decode(ids, skip_special_tokens=True)
             # Cleaned as ImageSession cleans: a sentence to speak, raw text for follow-up prompts.
             spoken = clean_output(text, truncated=len(ids) >= settings["max_new_tokens"])
@@ -311,7 +311,7 @@ def measure(folder: Path, threads: int, n_questions: int, caption_tokens: int, a
     load["peak_rss_whole_run"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     load["whole_run_over_weights"] = load["peak_rss_whole_run"] / weights_bytes
     return {"load": load, "threads": threads, "questions": questions, "caption_tokens": caption_tokens,
-            "answer_tokens": answer_tokens, "rounds": rounds}
+            "answer_tokens": answer_tokens, "beams": beams, "rounds": rounds}
 
 
 # ---- summary ----------------------------------------------------------------------------------
@@ -352,6 +352,14 @@ def table(data: dict[str, Any]) -> str:
     def sec(ms: float) -> str:
         return f"{ms / 1000:.2f} s"
 
+    per_token_rows = [] if data.get("beams", 1) > 1 else [  # generate has no streamer with beams
+        (f"| Caption: first token / then per token | {s['session_caption_first_ms']:.0f} ms (after encode) / "
+         f"{s['session_caption_token_ms']:.0f} ms | {s['naive_caption_first_ms']:.0f} ms / "
+         f"{s['naive_caption_token_ms']:.0f} ms | |"),
+        (f"| Answer: first token / then per token | {s['session_answer_first_ms']:.0f} ms / "
+         f"{s['session_answer_token_ms']:.0f} ms | {s['naive_answer_first_ms']:.0f} ms / "
+         f"{s['naive_answer_token_ms']:.0f} ms | |"),
+    ]
     rows = [
         ("| Measure | ImageSession (encode once) | naive `model.generate(pixel_values=...)` | ratio |"),
         ("|---|---|---|---|"),
@@ -370,18 +378,15 @@ def table(data: dict[str, Any]) -> str:
         (f"| Encode picture (ViT-g + Q-Former) | {sec(s['encode_ms'])} once | inside every call | |"),
         (f"| Caption, {ct} new tokens (incl. encode) | {sec(s['session_caption_with_encode_ms'])} | "
          f"{sec(s['naive_caption_ms'])} | {s['session_caption_with_encode_ms'] / s['naive_caption_ms']:.2f}x |"),
-        (f"| Caption: first token / then per token | {s['session_caption_first_ms']:.0f} ms (after encode) / "
-         f"{s['session_caption_token_ms']:.0f} ms | {s['naive_caption_first_ms']:.0f} ms / "
-         f"{s['naive_caption_token_ms']:.0f} ms | |"),
         (f"| {n} follow-up questions, {at} new tokens each | {sec(s['session_followups_ms'])} | "
          f"{sec(s['naive_followups_ms'])} | **{s['followups_ratio']:.2f}x** |"),
-        (f"| Answer: first token / then per token | {s['session_answer_first_ms']:.0f} ms / "
-         f"{s['session_answer_token_ms']:.0f} ms | {s['naive_answer_first_ms']:.0f} ms / "
-         f"{s['naive_answer_token_ms']:.0f} ms | |"),
+        *per_token_rows,
         (f"| Caption + {n} follow-ups, total | {sec(s['session_total_ms'])} | {sec(s['naive_total_ms'])} | "
          f"{s['total_ratio']:.2f}x |"),
     ]
-    notes = (f"\nMedians of {len(data['rounds'])} round(s), {data['threads']} thread(s); greedy decoding with "
+    beams = data.get("beams", 1)
+    decoding = "greedy decoding" if beams == 1 else f"beam search with {beams} beams (no per-token times)"
+    notes = (f"\nMedians of {len(data['rounds'])} round(s), {data['threads']} thread(s); {decoding} with "
              f"min_new_tokens = max_new_tokens; caption and answers identical on both paths: "
              f"{'yes' if s['same_output'] else 'NO'}.")
     return "\n".join(rows) + notes
@@ -425,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--caption-tokens", type=int, default=20)
     parser.add_argument("--answer-tokens", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2, help="rounds of both paths (medians are reported)")
+    parser.add_argument("--beams", type=int, default=1,
+                        help="beam search with N beams, as the catalog's settings (5); default greedy")
     parser.add_argument("--skip-build", action="store_true", help="never build; fail if the folder is missing")
     parser.add_argument("--child", choices=("build", "measure"), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -435,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         build(folder, args.tiny)
         return 0
     if args.child == "measure":
-        data = measure(folder, args.threads, args.questions, args.caption_tokens, args.answer_tokens, args.repeats)
+        data = measure(folder, args.threads, args.questions, args.caption_tokens, args.answer_tokens, args.repeats,
+                       args.beams)
         data["machine"] = machine()
         args.result.write_text(json.dumps(data, indent=1), encoding="utf-8")
         return 0
@@ -453,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     result = OUT_DIR / f"engine-{'tiny-' if args.tiny else ''}{stamp}.json"
     subprocess.run([*me, "--child", "measure", "--result", str(result), "--threads", str(args.threads),
                     "--questions", str(args.questions), "--caption-tokens", str(args.caption_tokens),
-                    "--answer-tokens", str(args.answer_tokens), "--repeats", str(args.repeats)], check=True)
+                    "--answer-tokens", str(args.answer_tokens), "--repeats", str(args.repeats),
+                    "--beams", str(args.beams)], check=True)
     data = json.loads(result.read_text(encoding="utf-8"))
     data["summary"] = summarize(data)
     data["table"] = table(data)

@@ -8,8 +8,12 @@ ImageSession runs it once per picture and keeps what can be kept:
 - InstructBLIP: only the vision transformer's output, because its Q-Former reads the prompt.
 - BLIP pair: each model's vision output (the caption and the VQA model have their own ViT).
 
+For BLIP-2 OPT it also keeps the language model's keys and values of the last prompt
+(prefix_cache.py), so a follow-up runs only the tokens its prompt adds.
+
 Its token ids equal those of the reference `model.generate` with the same settings (the
-tests check this for every kind). All methods run on the thread that loaded the model.
+tests check this in fp32 for every kind; in half precision the kept prefix rounds a little
+differently from a single pass). All methods run on the thread that loaded the model.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from desktop_app.vision import catalog
 from desktop_app.vision.loader import LoadedModel
+from desktop_app.vision.prefix_cache import PrefixCache
 from desktop_app.vision.text import clean_output
 
 
@@ -56,10 +61,12 @@ class ImageSession:
         self.history: list[tuple[str, str]] = []  # (question, answer as spoken)
         self._context: list[tuple[str, str]] = []  # (question, answer as generated) for prompts
         self._last_raw = ""
+        self._last_ids: list[int] = []  # the last request's generated token ids
         self.timings_ms: dict[str, float] = {"encode": 0.0, "caption": 0.0, "answers": 0.0}
         self._pixels: dict[str, Any] = {}
         self._features: dict[str, Any] = {}
         self._pending_encode_ms = 0.0  # encode time inside the call being timed
+        self._prefix: PrefixCache | None = None  # BLIP-2 OPT: keys/values of the repeated prompt prefix
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -125,6 +132,7 @@ class ImageSession:
             echo = ""
         if self.cancel.is_set():
             raise Cancelled()
+        self._last_ids = ids
         text = tokenizer.decode(ids, skip_special_tokens=True)
         self._last_raw = clean_output(text, prompt=echo, truncated=truncated, as_sentence=False)
         return clean_output(text, prompt=echo, truncated=truncated)
@@ -231,7 +239,19 @@ class ImageSession:
             decoder_only = not model.language_model.config.is_encoder_decoder
             if decoder_only:
                 inputs["input_ids"] = input_ids
-            out = model.language_model.generate(**inputs, **self.generation_kwargs(settings))
+            if self.spec.kind != catalog.BLIP2_OPT:
+                out = model.language_model.generate(**inputs, **self.generation_kwargs(settings))
+            else:
+                # The prompt prefix this picture's last request shared comes from the kept keys/values.
+                if self._prefix is None:
+                    self._prefix = PrefixCache(model.language_model, model.config.num_query_tokens)
+                beams = int(settings.get("num_beams", 1))
+                inputs = {"attention_mask": attention, **self._prefix.generate_inputs(input_ids, embeds, beams)}
+                result = model.language_model.generate(**inputs, **self.generation_kwargs(settings),
+                                                       return_dict_in_generate=True)
+                if not self.cancel.is_set():
+                    self._prefix.keep(result, input_ids)
+                out = result.sequences
         ids = out[0].tolist()
         if decoder_only:
             ids = ids[input_ids.shape[1]:]  # generate echoes the prompt ids

@@ -3,6 +3,7 @@ follow-ups see earlier answers; cancellation stops generation at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -43,6 +44,52 @@ def test_cached_path_matches_stock_generate(loaded_models, kind, settings):
         reference = session.reference_ids(prompt, settings, caption=caption)
         assert ours == reference, f"{kind} {prompt!r}"
         assert len(ours) > 0
+
+
+@pytest.mark.parametrize("settings", [GREEDY, BEAMS], ids=["greedy", "beams"])
+def test_a_conversation_reuses_its_prompt_prefix_and_still_matches_stock_generate(loaded_models, settings):
+    """BLIP-2 OPT keeps the keys/values of the picture tokens and earlier turns: each follow-up
+    runs only its new tokens, and still says exactly what the stock generate says for its prompt."""
+    loaded = loaded_models["blip2-opt"]
+    spec = loaded.spec
+    session = ImageSession(loaded, _picture(6))
+    session.spec = spec = dataclasses.replace(spec, answer_generation=settings)
+    reused = []
+    for question in ("what colour ?", "how many ?", "is there a star ?", "what shape ?"):
+        prompt = spec.prompt_for(question, session._context)
+        expected = session.reference_ids(prompt, settings, caption=False)
+        session.ask(question)
+        assert session._last_ids == expected, question
+        reused.append(session._prefix.reused_tokens)
+    image_tokens = loaded.model.config.num_query_tokens
+    assert reused[0] == 0  # nothing to reuse on the first question
+    # Later questions reuse the picture tokens and every earlier turn up to the last answer.
+    assert all(r > image_tokens for r in reused[1:])
+    assert reused[1] < reused[2] < reused[3]
+
+
+def test_a_stopped_answer_leaves_the_conversation_intact(loaded_models):
+    loaded = loaded_models["blip2-opt"]
+    session = ImageSession(loaded, _picture(7))
+    session.ask("what colour ?")
+    calls = []  # stop in the middle of the next answer: the prefix run, then two tokens
+
+    def stop_on_third_call(*_args):
+        calls.append(1)
+        if len(calls) == 3:
+            session.cancel.set()
+
+    hook = loaded.model.language_model.register_forward_hook(stop_on_third_call)
+    try:
+        with pytest.raises(Cancelled):
+            session.ask("how many ?")
+    finally:
+        hook.remove()
+    session.cancel.clear()
+    prompt = loaded.spec.prompt_for("is there a star ?", session._context)
+    expected = session.reference_ids(prompt, loaded.spec.answer_generation, caption=False)
+    session.ask("is there a star ?")
+    assert session._last_ids == expected
 
 
 @pytest.mark.parametrize("kind", KINDS)

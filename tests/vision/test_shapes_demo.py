@@ -170,9 +170,14 @@ def test_cached_features_and_plain_generate_agree(loaded) -> None:
     spec = loaded.spec
     for scene in fresh_scenes(3):
         session = ImageSession(loaded, scene.render())
+        # Prompts that share only the picture and "Question:" with the one before: the kept
+        # keys/values of an earlier prompt must be cut back to what they really share.
         for prompt, settings in (
             (spec.caption_prompt, spec.caption_generation),
             (spec.prompt_for("how many shapes are there?"), spec.answer_generation),
+            (spec.prompt_for("what colour is the shape on the left?"), spec.answer_generation),
+            (spec.prompt_for("what shape is on the left?"), spec.answer_generation),
+            (spec.prompt_for("is there a star?", [("how many shapes are there?", "two")]), spec.answer_generation),
         ):
             cached = session.token_ids(prompt, settings)
             assert cached == session.reference_ids(prompt, settings)
