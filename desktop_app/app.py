@@ -38,6 +38,8 @@ class LookaloudApp(QObject):
         self.controller = Controller(settings)
         self.window = MainWindow(self.controller)
         self.announcer = Announcer(self.window)
+        # The app says each message once (_say_now); the window only shows it.
+        self.window.announce_status = False
         self.speech = speech if speech is not None else self._make_speech()
         self.menu = build_menu(settings.hotkeys, self.trigger, self.window)
         self.tray = Tray(self.menu, self.trigger) if Tray.isSystemTrayAvailable() else None
@@ -306,17 +308,20 @@ class LookaloudApp(QObject):
             self.speech.play(Earcon[name])
 
     def _say_now(self, text: str) -> None:
+        """Say text once: through the chosen speech output, or, where that reaches nobody (no
+        screen reader, no working voice), as an accessibility announcement."""
         self.speech.speak(text)
-        self.announcer.announce(text)
+        if not (hasattr(self.speech, "is_heard") and self.speech.is_heard()):
+            self.announcer.announce(text)
 
     @Slot(str)
     def _on_message(self, text: str) -> None:
-        self.speech.speak(text)
         self.window.show_status(text)
+        self._say_now(text)
 
     @Slot(str)
     def _on_model_ready(self, sentence: str) -> None:
-        self.speech.speak(sentence)
+        self._say_now(sentence)
 
     @Slot(object)
     def _on_state_changed(self, state: State) -> None:

@@ -178,6 +178,14 @@ class SpeechOutput:
         for speaker in self.speakers:
             speaker.speak(text, priority)
 
+    def is_heard(self) -> bool:
+        """Whether what speak() says reaches the user by itself: through the screen reader, or
+        in the own voice while it plays. When not, the window's accessibility announcement is
+        the way to the user; when it is, that announcement would say everything twice."""
+        if self._reader is not None and self._reader in self.speakers:
+            return True
+        return self._own is not None and self._own in self.speakers and self.failures == 0
+
     def stop(self) -> None:
         """Stop speaking now (the "Stop speaking" command)."""
         for speaker in self.speakers:

@@ -29,8 +29,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def app_settings(model: str) -> dict:
-    # Lookaloud's own voice stays on (the default); this machine has no sound card, so it falls
-    # back to silence and what the user hears is what reaches AT-SPI.
+    # Lookaloud's own voice stays on (the default); the launcher gives it no sound device, so
+    # what the user hears is what reaches AT-SPI.
     return {"model": model, "precision": "fp32", "include_text": False, "earcons": False}
 
 

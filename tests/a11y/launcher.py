@@ -142,7 +142,10 @@ def launch_app(home: Path, bus_address: str, settings: dict[str, Any], *args: st
     (config / "lookaloud" / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
     (home / "tmp").mkdir(exist_ok=True)
     env = {**os.environ, "XDG_CONFIG_HOME": str(config), "TMPDIR": str(home / "tmp"), "HOME": str(home),
-           "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "AT_SPI_BUS_ADDRESS": bus_address}
+           "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "AT_SPI_BUS_ADDRESS": bus_address,
+           # No sound device: Lookaloud's own voice cannot play, so (as for a user whose sound is
+           # broken) everything it says reaches the screen reader as AT-SPI announcements.
+           "LOOKALOUD_AUDIO_PLAYER": "aplay -q -D no_such_device"}
     log = open(home / "app.log", "w")  # noqa: SIM115 - the process owns it until it exits
     return subprocess.Popen([sys.executable, "-m", "desktop_app", *args], cwd=str(home), env=env,
                             stdout=log, stderr=subprocess.STDOUT)

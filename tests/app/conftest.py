@@ -31,10 +31,10 @@ class NoHotkeys:
 def make_app(qtbot, tiny_opt):
     apps = []
 
-    def make(model: str | None = None, **changes):
+    def make(model: str | None = None, speech=None, **changes):
         changes = {"include_text": False, "precision": "fp32", **changes}
         settings = Settings(model=str(tiny_opt) if model is None else model, **changes)
-        speech = SpeechOutput(SpeechSettings(earcons=False), audio_out=NullAudioOut(), screen_reader=None,
+        speech = speech or SpeechOutput(SpeechSettings(earcons=False), audio_out=NullAudioOut(), screen_reader=None,
                               own_voice=lambda: None)
         app = LookaloudApp(QApplication.instance(), settings, speech=speech, hotkeys=NoHotkeys())
         app.heard = []

@@ -227,3 +227,53 @@ def test_a_screenshot_is_described_by_its_text_and_read_text_reads_it(qtbot, mak
     qtbot.waitUntil(lambda: "Copies" in app.heard[-1], timeout=60000)
     spoken = app.heard[-1]
     assert spoken.index("Printer Settings") < spoken.index("Paper size") < spoken.index("Copies")
+
+
+def _announced(monkeypatch) -> list[str]:
+    """Every accessibility announcement the app raises (what a screen reader would speak)."""
+    from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
+
+    heard: list[str] = []
+    real = QAccessible.updateAccessibility
+
+    def spy(event):
+        if isinstance(event, QAccessibleAnnouncementEvent):
+            heard.append(event.message())
+        real(event)
+
+    monkeypatch.setattr(QAccessible, "updateAccessibility", spy)
+    return heard
+
+
+def test_each_result_reaches_a_screen_reader_user_once(qtbot, make_app, monkeypatch):
+    """With results going to the screen reader, the window must not announce them as well:
+    the user would hear every description twice."""
+    from desktop_app.speech.audio_out import NullAudioOut
+    from desktop_app.speech.output import SpeechOutput, SpeechSettings
+    from desktop_app.speech.screenreader import AnnouncementSpeaker, ScreenReaderKind
+
+    to_reader: list[str] = []
+    speech = SpeechOutput(SpeechSettings(mode="screen_reader", earcons=False), audio_out=NullAudioOut(),
+                          screen_reader=ScreenReaderKind.ORCA, own_voice=lambda: None,
+                          reader_speaker=lambda kind: AnnouncementSpeaker(to_reader.append))
+    app = make_app(speech=speech)
+    app.window.activateWindow()
+    announced = _announced(monkeypatch)
+    _wait_idle(qtbot, app)
+    picture = app.controller.describe_image(_picture(), "red")
+    qtbot.waitUntil(lambda: bool(picture.description), timeout=60000)
+    _wait_idle(qtbot, app)
+    assert to_reader.count(picture.description) == 1
+    assert picture.description not in announced
+
+
+def test_with_no_voice_and_no_screen_reader_results_are_announced_once(qtbot, make_app, monkeypatch):
+    app = make_app()  # no own voice, no screen reader found: the announcement is the only way
+    app.window.activateWindow()
+    announced = _announced(monkeypatch)
+    _wait_idle(qtbot, app)
+    picture = app.controller.describe_image(_picture(), "red")
+    qtbot.waitUntil(lambda: picture.description in announced, timeout=60000)
+    _wait_idle(qtbot, app)
+    qtbot.wait(100)  # queued announcements
+    assert announced.count(picture.description) == 1

@@ -83,6 +83,7 @@ def test_voice_mode_speaks_with_the_own_voice_only(make_output, rec: Recorder) -
     assert out.wait_until_done(20)
     assert rec.said() == ["A cat on a sofa."]
     assert rec.announced == [] and rec.notices == []
+    assert out.is_heard()  # so the app adds no announcement for the screen reader to say over it
 
 
 @needs_voice
@@ -92,6 +93,7 @@ def test_screen_reader_mode_uses_the_screen_reader_and_no_own_voice(make_output,
     assert out.wait_until_done(20)
     assert rec.announced == ["A cat on a sofa."]
     assert rec.events == []
+    assert out.is_heard()  # already through the screen reader: not announced a second time
 
 
 @needs_voice
@@ -136,6 +138,7 @@ def test_no_engine_and_no_screen_reader_is_silent_but_never_fails(make_output, r
     out.stop()
     assert out.wait_until_done(1)
     assert rec.notices == [no_engine_message()]  # the window shows it
+    assert not out.is_heard()  # the app's accessibility announcement is the only way left
     assert speak_and_wait("Hello.", output=out) == no_engine_message()
 
 
@@ -178,6 +181,7 @@ def test_a_missing_sound_device_is_reported_once(make_output, rec: Recorder) -> 
     out.speak("Third.")
     assert out.wait_until_done(10)
     assert rec.notices == [NO_SOUND_MESSAGE]
+    assert not out.is_heard()  # from now on the app announces what the voice cannot play
 
 
 # -- every speaker the facade may pick keeps the same contract --------------------------------
