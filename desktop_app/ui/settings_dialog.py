@@ -72,6 +72,10 @@ def _plain(text: str) -> str:
 
 def _combo(items: Mapping[str, str], current: str) -> QComboBox:
     combo = QComboBox()
+    # As wide as the form allows, not as the longest choice: with large text, long model
+    # descriptions would push the dialog off the screen. The open list shows them in full.
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(20)
     for value, label in items.items():
         combo.addItem(label, value)
     if combo.findData(current) < 0:

@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.announce import Announcer
+from desktop_app.ui.sizing import fitting_width
 from desktop_app.vision import catalog
 from desktop_app.vision.catalog import CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec, UnknownModelError
 from desktop_app.vision.download import DownloadError, DownloadProgress, download_model, format_progress
@@ -238,16 +239,19 @@ class SetupDialog(QDialog):
             button.setAccessibleName(button.text().replace("&", "").rstrip("."))
         self.download_button.setDefault(True)
 
-        buttons = QHBoxLayout()
-        for button in (self.download_button, self.cancel_button, self.folder_button, self.demo_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.later_button)
+        # Two rows, so that with large text the buttons still fit a small screen side by side.
+        buttons = QGridLayout()
+        buttons.addWidget(self.download_button, 0, 0)
+        buttons.addWidget(self.cancel_button, 0, 1)
+        buttons.addWidget(self.folder_button, 1, 0)
+        buttons.addWidget(self.demo_button, 1, 1)
+        buttons.addWidget(self.later_button, 1, 3)
+        buttons.setColumnStretch(2, 1)
         layout = QVBoxLayout(self)
         for widget in (intro, list_label, self.model_list, self.progress_bar, self.status_label):
             layout.addWidget(widget)
         layout.addLayout(buttons)
-        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 80)
+        self.setMinimumWidth(fitting_width(self, 80))
 
         self.download_button.clicked.connect(self.on_download_clicked)
         self.cancel_button.clicked.connect(self.on_cancel_clicked)
