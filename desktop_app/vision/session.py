@@ -94,6 +94,11 @@ class ImageSession:
         self._context.append((question, self._last_raw))
         return answer
 
+    def release_prefix(self) -> None:
+        """Drop the kept keys and values (tens of MB for a real model); the next request about
+        this picture runs its whole prompt again and keeps them anew."""
+        self._prefix = None
+
     def encode(self) -> None:
         """Run the vision part now (otherwise it runs on the first caption or question)."""
         self._vision_for("caption" if self.spec.kind == catalog.BLIP_PAIR else "main")

@@ -214,6 +214,9 @@ class InferenceWorker(QObject):
             while len(self._sessions) > self.MAX_SESSIONS:
                 self._sessions.popitem(last=False)
         self._sessions.move_to_end(request.picture_id)
+        for other in self._sessions.values():
+            if other is not session:
+                other.release_prefix()  # only the current picture's conversation keeps its cache
         session.cancel = request.cancel
         return session
 

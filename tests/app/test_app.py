@@ -57,6 +57,9 @@ def test_history_switches_the_current_picture(qtbot, make_app):
     app.controller.ask("what colour ?")
     qtbot.waitUntil(lambda: bool(first.conversation), timeout=60000)
     assert not second.conversation
+    # Only the current picture's conversation keeps its prompt's keys and values in memory.
+    sessions = list(app.controller.worker._sessions.values())
+    assert [s._prefix is not None for s in sessions] == [False, True]
 
 
 def test_requests_wait_for_the_model_and_a_new_picture_replaces_waiting_ones(qtbot, make_app):
