@@ -58,8 +58,8 @@ def test_an_installed_copy_describes_with_the_demo_model(wheel: Path, tmp_path: 
     # Run from elsewhere with the installed copy first on the path (the dependencies come from
     # this environment); the child reports where it found the package and its resources.
     env = {**os.environ, "PYTHONPATH": str(target), "OMP_NUM_THREADS": "1"}
-    where = subprocess.run([sys.executable, "-c", "import desktop_app.paths as p; print(p.__file__); "
-                            "print(p.RESOURCES_DIR)"], cwd=tmp_path, env=env, capture_output=True, text=True,
+    where = subprocess.run([sys.executable, "-c", ("import desktop_app.paths as p; print(p.__file__); "
+                            "print(p.RESOURCES_DIR)")], cwd=tmp_path, env=env, capture_output=True, text=True,
                            check=True, timeout=60).stdout.split()
     assert all(Path(w).resolve().is_relative_to(target.resolve()) for w in where), where
     result = subprocess.run([sys.executable, "-m", "desktop_app", "describe", str(picture), "--model", "shapes-demo",

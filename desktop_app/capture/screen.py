@@ -224,13 +224,13 @@ def capture_screen(mode: ScreenMode = "focused") -> Image.Image:
         from desktop_app.capture import portal
 
         return portal.screenshot()
+    from desktop_app.capture.window import active_window_rect, with_window_title
+
     screens = monitors()
     if mode == "all":
-        return grab(virtual_desktop(screens))
+        return with_window_title(grab(virtual_desktop(screens)), whole_screen=True)
     point: tuple[int, int] | None = None
     if mode == "focused":
-        from desktop_app.capture.window import active_window_rect
-
         try:
             point = active_window_rect().center
         except CaptureError:
@@ -238,4 +238,4 @@ def capture_screen(mode: ScreenMode = "focused") -> Image.Image:
     if point is None:
         point = pointer_position()
     target = monitor_at(*point, screens) if point else screens[0]
-    return grab(target)
+    return with_window_title(grab(target), whole_screen=True)

@@ -16,6 +16,10 @@ from PIL import Image
 from desktop_app.capture.screen import CaptureError, Rect, grab_visible, is_wayland_session
 
 NO_ACTIVE_WINDOW = "No window is active, so there is nothing to describe. Try Describe screen instead."
+# Keys in a captured picture's `info`: the active window's title, and whether the picture is a
+# whole screen (the title then names the window in front) or that window alone.
+WINDOW_TITLE = "lookaloud.window_title"
+WHOLE_SCREEN = "lookaloud.whole_screen"
 
 
 def _x11_active_window_rect() -> Rect:
@@ -77,6 +81,74 @@ def _macos_active_window_rect() -> Rect:
     raise CaptureError(NO_ACTIVE_WINDOW)
 
 
+def _x11_active_window_title() -> str | None:
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    disp = xdisplay.Display()
+    try:
+        root = disp.screen().root
+        prop = root.get_full_property(disp.intern_atom("_NET_ACTIVE_WINDOW"), X.AnyPropertyType)
+        window_id = int(prop.value[0]) if prop is not None and len(prop.value) else 0
+        if not window_id:
+            return None
+        window = disp.create_resource_object("window", window_id)
+        name = window.get_full_property(disp.intern_atom("_NET_WM_NAME"), disp.intern_atom("UTF8_STRING"))
+        if name is not None and name.value:
+            value = name.value
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        legacy = window.get_wm_name()
+        return legacy.decode("latin-1") if isinstance(legacy, bytes) else legacy
+    finally:
+        disp.close()
+
+
+def _windows_active_window_title() -> str | None:
+    import ctypes
+
+    user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+    hwnd = user32.GetForegroundWindow()
+    length = user32.GetWindowTextLengthW(hwnd) if hwnd else 0
+    if not length:
+        return None
+    buffer = ctypes.create_unicode_buffer(length + 1)
+    user32.GetWindowTextW(hwnd, buffer, length + 1)
+    return buffer.value
+
+
+def _macos_active_window_title() -> str | None:
+    from AppKit import NSWorkspace  # type: ignore[import-not-found]
+
+    # Window titles need the Screen Recording permission; the application's name does not.
+    return str(NSWorkspace.sharedWorkspace().frontmostApplication().localizedName()) or None
+
+
+def active_window_title() -> str | None:
+    """The active window's title, or None where it cannot be known (Wayland, no window)."""
+    if is_wayland_session():
+        return None
+    try:
+        if sys.platform == "win32":
+            title = _windows_active_window_title()
+        elif sys.platform == "darwin":
+            title = _macos_active_window_title()
+        else:
+            title = _x11_active_window_title()
+    except Exception:  # noqa: BLE001 - a title is a nicety: describing goes on without it
+        return None
+    title = " ".join((title or "").split())
+    return title or None
+
+
+def with_window_title(image: Image.Image, whole_screen: bool) -> Image.Image:
+    """The picture, carrying the active window's title (when known) for the description."""
+    title = active_window_title()
+    if title:
+        image.info[WINDOW_TITLE] = title
+        image.info[WHOLE_SCREEN] = whole_screen
+    return image
+
+
 def active_window_rect() -> Rect:
     """Where the active window's content is, in desktop coordinates. Raises CaptureError."""
     if is_wayland_session():
@@ -96,5 +168,7 @@ def active_window_rect() -> Rect:
 
 
 def capture_active_window() -> Image.Image:
-    """A picture of the active window's content; the parts off every screen are left out."""
-    return grab_visible(active_window_rect(), "The active window is not on any screen.")
+    """A picture of the active window's content; the parts off every screen are left out.
+    Its `info` carries the window's title."""
+    return with_window_title(grab_visible(active_window_rect(), "The active window is not on any screen."),
+                             whole_screen=False)

@@ -82,31 +82,54 @@ def title_line(ocr: OcrResult) -> OcrLine | None:
     return next(line for line in top_third if line.box.height >= 0.85 * tallest)
 
 
-def compose_description(caption: str, kind: PictureKind | Classification, ocr: OcrResult | None) -> str:
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _echoes(line: OcrLine, title: str) -> bool:
+    """Whether a recognised line is the window title read off its title bar."""
+    a, b = _letters(line.text), _letters(title)
+    return bool(a) and (a == b or (min(len(a), len(b)) >= 0.8 * max(len(a), len(b)) and (a in b or b in a)))
+
+
+def compose_description(caption: str, kind: PictureKind | Classification, ocr: OcrResult | None,
+                        window_title: str | None = None, whole_screen: bool = False) -> str:
     """The description to speak.
 
     Screenshot/document: hedged caption (or "A screenshot."), "The title is: ...", "It says:
     <first lines>", and "Use Read text for the rest." when more text was found.
     Photo: the caption, then "There is text: ..." when text was found in it.
+    `window_title`, when the picture was captured from the screen, is the active window's real
+    title: it replaces the guess from the text ("The active window is: ..." for a whole screen).
     """
     if isinstance(kind, Classification):
         kind = kind.kind
     lines = ocr.lines if ocr else []
+    title_sentence = _sentence(f"{'The active window is' if whole_screen else 'The title is'}: {window_title}") \
+        if window_title else ""
     if kind is PictureKind.PHOTO:
-        parts = [_sentence(caption) or "A picture."]
+        parts = [_sentence(caption) or "A picture."] + ([title_sentence] if title_sentence else [])
+        if window_title:
+            lines = [line for line in lines if not _echoes(line, window_title)]
         if lines:
             text, cut = _clip(" ".join(line.text for line in lines), MAX_PHOTO_TEXT_CHARS)
             parts.append(f"There is text: {text}..." if cut else _sentence(f"There is text: {text}"))
         return " ".join(parts)
 
     parts = [hedge_caption(caption, kind) or f"{_KIND_NAMES[kind]}."]
+    if title_sentence:
+        parts.append(title_sentence)
     if not lines or ocr is None:
-        parts.append("No text was found in it.")
+        parts.append("No other text was found in it." if window_title else "No text was found in it.")
         return " ".join(parts)
-    title = title_line(ocr)
-    rest = [line for line in lines if line is not title]
+    if window_title:
+        title = None
+        rest = [line for line in lines if not _echoes(line, window_title)]
+    else:
+        title = title_line(ocr)
+        rest = [line for line in lines if line is not title]
     if title is not None:
-        parts.append(_sentence(f"The title is: {title.text}"))
+        parts.append(_sentence(f"The title is: {title.text.rstrip(':').strip()}"))
     first: list[str] = []
     spoken = 0
     for line in rest[:FIRST_LINES]:

@@ -176,6 +176,23 @@ def _has_text(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
+_LINE_ART = set("|¦[]{}_=~")
+_PAIRS = {")": "(", "]": "[", "}": "{", "(": ")", "[": "]", "{": "}"}
+
+
+def _without_borders(word: str) -> str:
+    """A word without what a box, button or frame border adds when read as text: a word of
+    bars and brackets alone ("|", "[]") goes, and a bar or unmatched bracket on either edge
+    ("Lookaloud)", "|Save") is cut off."""
+    if all(ch in _LINE_ART for ch in word):
+        return ""
+    while word and word[-1] in "|)]}" and (word[-1] == "|" or _PAIRS[word[-1]] not in word[:-1]):
+        word = word[:-1]
+    while word and word[0] in "|([{" and (word[0] == "|" or _PAIRS[word[0]] not in word[1:]):
+        word = word[1:]
+    return word
+
+
 class TesseractEngine:
     """The system Tesseract 4/5 through its command line (PNG file in, TSV out)."""
 
@@ -334,6 +351,9 @@ class TesseractEngine:
         if not items or statistics.median(c for _, _, c in items) < 0.5:
             return []
         items = [item for item in items if item[2] >= 0.3 or _has_text(item[0])]
+        items = [(clean, box, c) for word, box, c in items if (clean := _without_borders(word))]
+        if not items:
+            return []
         text = " ".join(word for word, _, _ in items)
         if not _has_text(text):
             return []

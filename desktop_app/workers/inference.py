@@ -241,7 +241,11 @@ class InferenceWorker(QObject):
 
             ocr = read_text(request.image, language=request.language, cancel=request.cancel)
             kind = classify_picture(request.image, ocr)
-            text = compose_description(caption, kind, ocr)
+            from desktop_app.capture.window import WHOLE_SCREEN, WINDOW_TITLE
+
+            info = getattr(request.image, "info", {})
+            text = compose_description(caption, kind, ocr, window_title=info.get(WINDOW_TITLE),
+                                       whole_screen=bool(info.get(WHOLE_SCREEN)))
             picture_kind, found = kind.kind.value, ocr.text
         return Result(request.id, DESCRIBE, request.picture_id, text, caption=caption, picture_kind=picture_kind,
                       found_text=found, timings_ms={**session.timings_ms, "total": (time.perf_counter() - start) * 1000})

@@ -280,3 +280,24 @@ def test_with_no_voice_and_no_screen_reader_results_are_announced_once(qtbot, ma
     _wait_idle(qtbot, app)
     qtbot.wait(100)  # queued announcements
     assert announced.count(picture.description) == 1
+
+
+def test_describe_window_names_the_window_by_its_title(qtbot, make_app):
+    """The title comes from the window system, not from guessing which text is biggest."""
+    from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+    app = make_app(include_text=True)
+    _wait_idle(qtbot, app)
+    other = QWidget()
+    other.setWindowTitle("Invoice 42 - Editor")
+    QVBoxLayout(other).addWidget(QLabel("Total to pay: 120 euros by Friday."))
+    other.resize(420, 160)
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(other.isActiveWindow)
+    app.trigger("describe-window")
+    qtbot.waitUntil(lambda: bool(app.controller.current and app.controller.current.description), timeout=60000)
+    description = app.controller.current.description
+    assert "The title is: Invoice 42 - Editor." in description
+    assert "Total to pay" in description

@@ -11,7 +11,7 @@ from Xlib import display as xdisplay
 
 from desktop_app.capture.region import capture_region
 from desktop_app.capture.screen import CaptureError, Rect, capture_screen, grab, monitor_at, monitors
-from desktop_app.capture.window import active_window_rect, capture_active_window
+from desktop_app.capture.window import WHOLE_SCREEN, WINDOW_TITLE, active_window_rect, capture_active_window
 from tests.capture.blocks import BLUE, GREEN, RED, WHITE
 
 
@@ -32,6 +32,8 @@ def test_describe_window_captures_exactly_the_active_windows_content(blocks_wind
     # The word in the white box is really there: dark strokes on white.
     assert image.getpixel((2, 2)) == WHITE
     assert _dark_pixels(image, (0, 0, 120, 50)) > 100
+    # The picture carries the window's title from the window system, for the description.
+    assert image.info[WINDOW_TITLE] == "Colour blocks" and image.info[WHOLE_SCREEN] is False
 
 
 def test_describe_screen_focused_and_all_hold_the_whole_monitor(blocks_window) -> None:  # type: ignore[no-untyped-def]
@@ -42,6 +44,7 @@ def test_describe_screen_focused_and_all_hold_the_whole_monitor(blocks_window) -
         image = capture_screen(mode)
         assert image.size == (1280, 800)
         assert image.getpixel((650, 400)) == RED and image.getpixel((850, 400)) == BLUE
+        assert image.info[WINDOW_TITLE] == "Colour blocks" and image.info[WHOLE_SCREEN] is True
 
 
 def test_region_capture_holds_the_rectangle_asked_for(blocks_window) -> None:  # type: ignore[no-untyped-def]

@@ -31,6 +31,19 @@ def test_screenshot_says_title_then_first_lines_then_points_to_read_text() -> No
     )
 
 
+def test_the_window_systems_title_leads_and_its_title_bar_is_not_read_twice() -> None:
+    captured = _result(("Sound Settings)", 2, 10), ("Output device: Speakers", 80, 14), ("Volume: 70 percent", 100, 14))
+    window = compose_description("a screenshot of a settings window", PictureKind.SCREENSHOT, captured,
+                                 window_title="Sound Settings")
+    assert window == ("Probably a settings window. The title is: Sound Settings. "
+                      "It says: Output device: Speakers Volume: 70 percent.")
+    screen = compose_description("a screenshot of a computer screen", PictureKind.SCREENSHOT, captured,
+                                 window_title="Sound Settings", whole_screen=True)
+    assert screen.startswith("A screenshot. The active window is: Sound Settings. It says: Output device")
+    photo = compose_description("a cat on a sofa", PictureKind.PHOTO, None, window_title="cat.jpg - Image Viewer")
+    assert photo == "A cat on a sofa. The title is: cat.jpg - Image Viewer."
+
+
 def test_an_empty_screen_caption_is_replaced_by_the_kind() -> None:
     text = compose_description("a screenshot of a computer screen", PictureKind.DOCUMENT, SETTINGS)
     assert text.startswith("A document. The title is: Sound Settings.")

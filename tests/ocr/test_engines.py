@@ -110,3 +110,18 @@ def test_a_big_page_is_read_in_parallel_strips_without_losing_or_reordering_text
     result = read_text(page.image, engine="tesseract")
     assert result.lines[0].text == page.title
     assert char_accuracy(page.text, result.text) > 0.98, result.text
+
+
+def test_borders_read_as_bars_and_brackets_are_not_spoken() -> None:
+    """Button and frame borders come out of Tesseract as "|" words and stray brackets; a
+    listener would hear "bar bar" and a title made tall by them."""
+    from desktop_app.ocr.engine import TesseractEngine
+
+    header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+    words = [("Open", 10, 50, 13), ("picture...", 60, 70, 13), ("|", 140, 4, 22), ("|", 150, 4, 22),
+             ("Paste", 160, 40, 13), ("picture", 205, 50, 13)]
+    rows = [f"5\t1\t1\t1\t1\t{i}\t{x}\t20\t{w}\t{h}\t95\t{t}" for i, (t, x, w, h) in enumerate(words)]
+    rows.append("5\t1\t2\t1\t1\t1\t300\t0\t70\t10\t90\tLookaloud)")
+    lines = TesseractEngine._parse_tsv("\n".join([header, *rows]))
+    assert [line.text for line in lines] == ["Open picture... Paste picture", "Lookaloud"]
+    assert lines[0].box.height == 13  # the bars' taller boxes are gone with them
