@@ -138,7 +138,9 @@ def compose_description(caption: str, kind: PictureKind | Classification, ocr: O
         first.append(line.text)
         spoken += len(line.text)
     if first:
-        text, cut = _clip(" ".join(first), MAX_SPOKEN_CHARS)
+        # Each line its own sentence, so the voice pauses between a window's separate texts
+        # (a label ending in ":" runs on into its value).
+        text, cut = _clip(" ".join(t if t[-1] in ".!?:;," else t + "." for t in first), MAX_SPOKEN_CHARS)
         parts.append(_sentence(f"It says: {text}"))
         if cut or len(first) < len(rest):
             parts.append("Use Read text for the rest.")

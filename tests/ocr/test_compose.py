@@ -27,7 +27,7 @@ def test_screenshot_says_title_then_first_lines_then_points_to_read_text() -> No
     text = compose_description("a screenshot of a settings window", PictureKind.SCREENSHOT, SETTINGS)
     assert text == (
         "Probably a settings window. The title is: Sound Settings. "
-        "It says: Output device: Speakers Volume: 70 percent Mute when locked. Use Read text for the rest."
+        "It says: Output device: Speakers. Volume: 70 percent. Mute when locked. Use Read text for the rest."
     )
 
 
@@ -36,7 +36,7 @@ def test_the_window_systems_title_leads_and_its_title_bar_is_not_read_twice() ->
     window = compose_description("a screenshot of a settings window", PictureKind.SCREENSHOT, captured,
                                  window_title="Sound Settings")
     assert window == ("Probably a settings window. The title is: Sound Settings. "
-                      "It says: Output device: Speakers Volume: 70 percent.")
+                      "It says: Output device: Speakers. Volume: 70 percent.")
     screen = compose_description("a screenshot of a computer screen", PictureKind.SCREENSHOT, captured,
                                  window_title="Sound Settings", whole_screen=True)
     assert screen.startswith("A screenshot. The active window is: Sound Settings. It says: Output device")
