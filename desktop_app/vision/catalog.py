@@ -65,9 +65,12 @@ _OPT_ANSWER = {"num_beams": 5, "max_new_tokens": 10}
 _T5_ANSWER = {"num_beams": 5, "max_new_tokens": 10, "length_penalty": -1.0}
 _INSTRUCT_CAPTION = {"num_beams": 5, "max_new_tokens": 60, "min_new_tokens": 8, "repetition_penalty": 1.5,
                      "length_penalty": 1.0}
-# Revisions: blip2-opt-2.7b is pinned to the commit public code pins; for the others no commit
-# could be verified from our build machines, so they are pinned at download time: the
-# downloader records the commit it fetched and later loads use exactly that (see download.py).
+# Revisions: pinned to commits that public code pins and that serve safetensors:
+# blip2-opt-2.7b (pinned by several projects), blip2-flan-t5-xl (a download script that insists
+# on safetensors at that commit), the BLIP pair (the MTEB model registry, which marks both as
+# safetensors). For the others no commit could be verified from our build machines, so they are
+# pinned at download time: the downloader records the commit it fetched and later loads use
+# exactly that (see download.py).
 CATALOG: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -88,7 +91,8 @@ CATALOG: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "blip2-flan-t5-xl", BLIP2_T5, "Better at answering questions; a GPU with 8 GB or more.",
-            "Salesforce/blip2-flan-t5-xl", download_mb=15_800, params_billion=3.94,
+            "Salesforce/blip2-flan-t5-xl", "0eb0d3b46c14c1f8c7680bca2693baafdb90bb28",
+            download_mb=15_800, params_billion=3.94,
             caption_generation=_BLIP2_CAPTION, answer_generation=_T5_ANSWER,
         ),
         ModelSpec(
@@ -110,7 +114,8 @@ CATALOG: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "blip-base-pair", BLIP_PAIR, "Small and fast for computers without a GPU.",
-            "Salesforce/blip-image-captioning-large", vqa_repo_id="Salesforce/blip-vqa-base",
+            "Salesforce/blip-image-captioning-large", "2227ac38c9f16105cb0412e7cab4759978a8fd90",
+            vqa_repo_id="Salesforce/blip-vqa-base", vqa_revision="c7df8e7cd7aa2ee9af18f56e2b29e59a92651b64",
             download_mb=1_880 + 1_540, params_billion=0.47 + 0.385,
             caption_generation={"num_beams": 3, "max_new_tokens": 30, "min_new_tokens": 5},
             answer_generation={"num_beams": 3, "max_new_tokens": 10},
