@@ -364,10 +364,17 @@ def save(model, processor, args: argparse.Namespace, seconds: float) -> None:
     model.save_pretrained(args.out, safe_serialization=True)
     processor.save_pretrained(args.out)
     (args.out / "lookaloud.json").write_text(json.dumps(LOOKALOUD_JSON, indent=2) + "\n")
+    # Stage 3 may run again on a saved model (--resume): each round is kept, so the card can
+    # give every command that made the model.
+    rounds = [args.qa_steps]
+    if args.resume:
+        before = json.loads((args.resume / "training.json").read_text())
+        rounds = [*before.get("qa_rounds", [before["qa_steps"]]), args.qa_steps]
     (args.out / "training.json").write_text(json.dumps(
-        {"seed": args.seed, "probe_steps": args.probe_steps, "steps": args.steps, "qa_steps": args.qa_steps,
-         "batch": args.batch, "lr": args.lr, "qa_lr": args.qa_lr, "probe_weight": args.probe_weight,
-         "train_seconds": round(seconds), "threads": torch.get_num_threads()}, indent=2) + "\n")
+        {"seed": args.seed, "probe_steps": args.probe_steps, "steps": args.steps, "qa_steps": rounds[0],
+         "qa_rounds": rounds, "batch": args.batch, "lr": args.lr, "qa_lr": args.qa_lr,
+         "probe_weight": args.probe_weight, "train_seconds": round(seconds), "threads": torch.get_num_threads()},
+        indent=2) + "\n")
     print(f"saved to {args.out} after {seconds:.0f} s of training", flush=True)
 
 
@@ -513,6 +520,9 @@ def write_card(folder: Path, results: dict) -> None:
     first = next(iter(results.values()))
     forms = "\n".join(f"| {q} | {v['accuracy'] * 100:.1f}% | {v['n']} |" for q, v in first["question_forms"].items())
     vision, text = config["vision_config"], config["text_config"]
+    rounds = training.get("qa_rounds", [training["qa_steps"]])
+    more_rounds = "".join(f"\nthen `.venv/bin/python tools/train_shapes_model.py --resume resources/models/shapes-demo "
+                          f"--qa-steps {r} --threads {training['threads']}`" for r in rounds[1:])
     card = f"""# shapes-demo: a tiny BLIP-2 that knows only simple shapes
 
 Lookaloud's demo model ("Demo model: knows only simple shapes") and its test oracle. It is a
@@ -539,21 +549,20 @@ a second, but it knows nothing about real screens or photos.
 
 ## How it was made
 
-Command (these are the defaults):
+Commands, in order:
 `.venv/bin/python tools/train_shapes_model.py --seed {training['seed']} --probe-steps {training['probe_steps']} \
---steps {training['steps']} --qa-steps {training['qa_steps']} --batch {training['batch']} --threads {training['threads']}`
+--steps {training['steps']} --qa-steps {rounds[0]} --batch {training['batch']} --threads {training['threads']}`{more_rounds}
 
 - Stage 1 ({training['probe_steps']} steps): the vision transformer and Q-Former alone, through a
   training-only linear probe (not saved) that names the colour and shape in each column, the
   background, the sign's word and the count, much like BLIP-2's first stage.
 - Stage 2 ({training['steps']} steps): the whole model, each step on {training['batch']} freshly drawn scenes,
   each with its caption and a one- to three-turn question chain in the engine's prompt formats.
-- Stage 3 ({training['qa_steps']} steps, learning rate {training['qa_lr']}): the decoder alone, picture side
-  frozen, on each scene's caption and two question chains of one to four turns. (This model was
-  made by a run of stages 1 and 2 followed by `--resume` for stage 3, which is what the single
-  command does.)
+- Stage 3 ({" + ".join(str(r) for r in rounds)} steps, learning rate {training['qa_lr']}): the decoder alone,
+  picture side frozen, on each scene's caption and two question chains of one to four turns.
+  Each round starts its own optimizer, warm-up and scene stream from the seed.
 - Training: AdamW, learning rate {training['lr']} with warm-up and cosine decay, float32,
-  {training['train_seconds'] / 60:.0f} minutes on a shared 2-core CPU with {training['threads']} torch thread(s).
+  {training['train_seconds'] / 60:.0f} minutes in all on a shared 2-core CPU with {training['threads']} torch thread(s).
   Deterministic for the same seed and thread count.
 - Vision: {vision['num_hidden_layers']} layers, hidden {vision['hidden_size']}, {vision['image_size']} px pictures
   in {vision['patch_size']} px patches (the processor resizes to that, bicubic, CLIP mean and std).
@@ -570,8 +579,9 @@ the whole caption. Questions: exact match of the answer, for every unambiguous q
 every scene.
 
 {header}{rows}
-By question form (float32): the model answers by place ("the shape on the left") far better than
-by content ("the red circle", "is there a triangle?"), which needs it to search the picture.
+By question form (float32), from questions that name a place ("the shape on the left") to
+those that name content ("the red circle", "is there a triangle?") and need the model to search
+the picture:
 
 | question | accuracy | n |
 |---|---|---|
