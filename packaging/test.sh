@@ -1,9 +1,49 @@
 #!/usr/bin/env bash
 # Runs every test: on its own D-Bus session bus (for AT-SPI and the screen-reader stand-ins);
 # the tests start their own Xvfb displays, window managers and accessibility bus.
-set -euo pipefail
+#
+# With no arguments, each area of tests/ runs in a pytest process of its own, so one area's Qt
+# objects and accessibility state never meet another's. Two things earn one more run, and the
+# output says so: a process that died of a signal (a crash inside Qt, seen once under heavy load
+# and never reproduced), and a failure in tests/a11y, whose keyboard scenarios drive the real
+# app from outside with xdotool and an AT-SPI agent (one failed once in about fifteen runs of a
+# loaded machine, and passed in every rerun). A failing test anywhere else fails the run.
+# With arguments, they go to one pytest run:
+#   bash packaging/test.sh tests/vision -k session
+set -uo pipefail
 cd "$(dirname "$0")/.."
-# Desktop services started on the session bus complain when the test display goes away after
-# the last test; that line would otherwise stand after pytest's summary.
-dbus-run-session -- .venv/bin/python -m pytest -q -p no:cacheprovider "$@" 2>&1 \
-  | grep -v --line-buffered -E '^X connection to .* broken|Failed to set fd limit'
+
+run() {
+  # Desktop services started on the session bus complain when the test display goes away
+  # after the last test; that line would otherwise stand after pytest's summary.
+  dbus-run-session -- .venv/bin/python -X faulthandler -m pytest -q -p no:cacheprovider "$@" 2>&1 \
+    | grep -v --line-buffered -E '^X connection to .* broken|Failed to set fd limit'
+  return "${PIPESTATUS[0]}"
+}
+
+if [ "$#" -gt 0 ]; then
+  run "$@"
+  exit $?
+fi
+
+status=0
+for area in tests/*/ tests/test_*.py; do
+  case "$area" in */__pycache__/) continue ;; esac
+  echo "== ${area%/}"
+  run "$area"
+  rc=$?
+  if [ "$rc" -ge 128 ]; then
+    echo "== ${area%/}: pytest died of signal $((rc - 128)); running this area once more"
+    run "$area"
+    rc=$?
+  elif [ "$rc" -eq 1 ] && [ "$area" = "tests/a11y/" ]; then
+    echo "== ${area%/}: a keyboard scenario failed (above); running the scenarios once more"
+    run "$area"
+    rc=$?
+  fi
+  # 5: no tests collected (an area whose tools are missing skips itself).
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then
+    status=1
+  fi
+done
+exit "$status"

@@ -120,10 +120,12 @@ def test_set_up_a_model_from_a_folder(a11y_bus, agent, tmp_path, tiny_model):
         launcher.keys("Return")
         launcher.wait_until(lambda: not agent.has_window("Set up Lookaloud"), 30, "setup stayed open",
                             on_fail=lambda: f"windows: {agent.windows()}")
+        assert proc.poll() is None, "Lookaloud ended when setup closed: " + (tmp_path / "app.log").read_text()[-3000:]
         launcher.wait_until(lambda: json.loads((tmp_path / "config/lookaloud/settings.json").read_text())["model"]
                             == str(Path(tiny_model)), 10, "the folder was not saved as the model")
         launcher.wait_until(lambda: "is ready" in status_text(agent), 120, "the model from the folder did not load",
-                            on_fail=lambda: f"status: {status_text(agent)!r}, windows: {agent.windows()}, "
+                            on_fail=lambda: f"exit code: {proc.poll()}, status: {status_text(agent)!r}, "
+                            f"windows: {agent.windows()}, "
                             f"agent error: {agent.last_error!r}, log: {(tmp_path / 'app.log').read_text()[-2000:]}")
     finally:
         launcher.stop_app(proc)
