@@ -10,6 +10,7 @@ Qt-free; may be called from any thread.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from PIL import Image
 
@@ -22,23 +23,29 @@ WINDOW_TITLE = "lookaloud.window_title"
 WHOLE_SCREEN = "lookaloud.whole_screen"
 
 
-def _x11_active_window_rect() -> Rect:
+def _x11_active_window(disp: Any) -> Any:
+    """The active window's resource on an open python-xlib display, or None."""
     from Xlib import X
+
+    root = disp.screen().root
+    prop = root.get_full_property(disp.intern_atom("_NET_ACTIVE_WINDOW"), X.AnyPropertyType)
+    window_id = int(prop.value[0]) if prop is not None and len(prop.value) else 0
+    return disp.create_resource_object("window", window_id) if window_id else None
+
+
+def _x11_active_window_rect() -> Rect:
     from Xlib import display as xdisplay
     from Xlib.error import XError
 
     disp = xdisplay.Display()
     try:
-        root = disp.screen().root
-        prop = root.get_full_property(disp.intern_atom("_NET_ACTIVE_WINDOW"), X.AnyPropertyType)
-        window_id = int(prop.value[0]) if prop is not None and len(prop.value) else 0
-        if not window_id:
+        window = _x11_active_window(disp)
+        if window is None:
             raise CaptureError(NO_ACTIVE_WINDOW)
-        window = disp.create_resource_object("window", window_id)
         try:
             geometry = window.get_geometry()
             # Client-area origin in root coordinates, whatever frames the manager added.
-            origin = root.translate_coords(window, 0, 0)
+            origin = disp.screen().root.translate_coords(window, 0, 0)
         except XError as exc:  # the window closed between the two requests
             raise CaptureError(NO_ACTIVE_WINDOW) from exc
         return Rect(origin.x, origin.y, geometry.width, geometry.height)
@@ -82,17 +89,13 @@ def _macos_active_window_rect() -> Rect:
 
 
 def _x11_active_window_title() -> str | None:
-    from Xlib import X
     from Xlib import display as xdisplay
 
     disp = xdisplay.Display()
     try:
-        root = disp.screen().root
-        prop = root.get_full_property(disp.intern_atom("_NET_ACTIVE_WINDOW"), X.AnyPropertyType)
-        window_id = int(prop.value[0]) if prop is not None and len(prop.value) else 0
-        if not window_id:
+        window = _x11_active_window(disp)
+        if window is None:
             return None
-        window = disp.create_resource_object("window", window_id)
         name = window.get_full_property(disp.intern_atom("_NET_WM_NAME"), disp.intern_atom("UTF8_STRING"))
         if name is not None and name.value:
             value = name.value
