@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app import settings as settings_store
 from desktop_app.controller import Controller, State
+from desktop_app.gc_guard import GarbageCollector
 from desktop_app.hotkeys.base import Action
 
 
@@ -38,6 +39,7 @@ class LookaloudApp(QObject):
         self.controller = Controller(settings)
         self.window = MainWindow(self.controller)
         self.announcer = Announcer(self.window)
+        self.garbage = GarbageCollector(self)  # cycles are collected here, on the GUI thread
         # The app says each message once (_say_now); the window only shows it.
         self.window.announce_status = False
         self.speech = speech if speech is not None else self._make_speech()
@@ -322,6 +324,7 @@ class LookaloudApp(QObject):
     @Slot(str)
     def _on_model_ready(self, sentence: str) -> None:
         self._say_now(sentence)
+        self.garbage.freeze()  # the model and libraries stay; later collections skip them
 
     @Slot(object)
     def _on_state_changed(self, state: State) -> None:
@@ -349,6 +352,7 @@ class LookaloudApp(QObject):
         self.controller.shutdown()
         if hasattr(self.speech, "close"):
             self.speech.close()
+        self.garbage.stop()
 
 
 def run_app(args: argparse.Namespace) -> int:

@@ -7,11 +7,13 @@ folder so that tests never read or write the developer's own files.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
     shutil.rmtree(_tmp_root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_main_thread() -> Iterator[None]:
+    """As the app does (desktop_app/gc_guard.py): no automatic collection, which could delete a
+    test's Qt objects on a speech or inference thread and leave their timers to crash a later
+    processEvents; instead the young generations after every test, here on the main thread,
+    and a full collection every 20 tests."""
+    gc.disable()
+    yield
+    global _tests_since_full_collection
+    _tests_since_full_collection += 1
+    if _tests_since_full_collection >= 20:
+        _tests_since_full_collection = 0
+        gc.collect()
+    else:
+        gc.collect(1)
+
+
+_tests_since_full_collection = 0
 
 
 @pytest.fixture(scope="session")
