@@ -4,10 +4,11 @@
 #
 # With no arguments, each area of tests/ runs in a pytest process of its own, so one area's Qt
 # objects and accessibility state never meet another's. Two things earn one more run, and the
-# output says so: a process that died of a signal (a crash inside Qt, seen once under heavy load
-# and never reproduced), and a failure in tests/a11y, whose keyboard scenarios drive the real
-# app from outside with xdotool and an AT-SPI agent (one failed once in about fifteen runs of a
-# loaded machine, and passed in every rerun). A failing test anywhere else fails the run.
+# output says so: a process that died of a signal (the one crash seen, Qt objects deleted by
+# garbage collection on a worker thread, is fixed in desktop_app/gc_guard.py; this stays as a
+# safety net), and a failure in tests/a11y, whose keyboard scenarios drive the real app from
+# outside with xdotool and an AT-SPI agent (one failed twice in about thirty runs on a loaded
+# machine, and passed in every rerun). A failing test anywhere else fails the run.
 # With arguments, they go to one pytest run:
 #   bash packaging/test.sh tests/vision -k session
 set -uo pipefail
