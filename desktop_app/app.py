@@ -38,10 +38,8 @@ class LookaloudApp(QObject):
         sys.setswitchinterval(0.001)
         self.controller = Controller(settings)
         self.window = MainWindow(self.controller)
-        self.announcer = Announcer(self.window)
+        self.announcer = Announcer(self.window)  # the app says each message once (_say_now)
         self.garbage = GarbageCollector(self)  # cycles are collected here, on the GUI thread
-        # The app says each message once (_say_now); the window only shows it.
-        self.window.announce_status = False
         self.speech = speech if speech is not None else self._make_speech()
         self.menu = build_menu(settings.hotkeys, self.trigger, self.window)
         self.tray = Tray(self.menu, self.trigger) if Tray.isSystemTrayAvailable() else None
@@ -318,8 +316,7 @@ class LookaloudApp(QObject):
 
     @Slot(str)
     def _on_message(self, text: str) -> None:
-        self.window.show_status(text)
-        self._say_now(text)
+        self._say_now(text)  # the window shows it: it listens to the controller itself
 
     @Slot(str)
     def _on_model_ready(self, sentence: str) -> None:

@@ -224,18 +224,18 @@ def capture_screen(mode: ScreenMode = "focused") -> Image.Image:
         from desktop_app.capture import portal
 
         return portal.screenshot()
-    from desktop_app.capture.window import active_window_rect, with_window_title
+    from desktop_app.capture.window import active_window, with_window_title
 
+    try:  # where the window in front is, and its title for the description
+        window = active_window()
+    except CaptureError:
+        window = None
+    title = window.title if window else None
     screens = monitors()
     if mode == "all":
-        return with_window_title(grab(virtual_desktop(screens)), whole_screen=True)
-    point: tuple[int, int] | None = None
-    if mode == "focused":
-        try:
-            point = active_window_rect().center
-        except CaptureError:
-            point = None
+        return with_window_title(grab(virtual_desktop(screens)), title, whole_screen=True)
+    point = window.rect.center if window and mode == "focused" else None
     if point is None:
         point = pointer_position()
     target = monitor_at(*point, screens) if point else screens[0]
-    return with_window_title(grab(target), whole_screen=True)
+    return with_window_title(grab(target), title, whole_screen=True)

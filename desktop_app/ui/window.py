@@ -48,10 +48,7 @@ class MainWindow(QMainWindow):
     open_settings_requested = Signal()
     quit_requested = Signal()
     ask_aloud_requested = Signal()
-    # Status messages are raised as polite accessibility announcements while this window is
-    # active, because screen readers do not read a label that changes away from the focus.
-    # The app may turn this off where its own speech already goes through the screen reader.
-    announce_status = True
+    # The status line only shows messages; the app says each one once (LookaloudApp._say_now).
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -237,12 +234,6 @@ class MainWindow(QMainWindow):
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)
-        if self.announce_status and text.strip() and self.isActiveWindow():
-            from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
-
-            event = QAccessibleAnnouncementEvent(self.status, text)
-            event.setPoliteness(QAccessible.AnnouncementPoliteness.Polite)
-            QAccessible.updateAccessibility(event)
 
     def _on_state_changed(self, state: State) -> None:
         self.stop_button.setEnabled(state in (State.THINKING, State.LISTENING, State.LOADING))
