@@ -133,31 +133,37 @@ def test_follow_up_prompt_carries_earlier_answers(loaded_models):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cancel_stops_within_one_token(loaded_models, kind):
+    """Cancelling while the model writes a caption or an answer stops it at the next token:
+    caption() and ask() raise Cancelled themselves, after at most one more step."""
     loaded = loaded_models[kind]
     cancel = threading.Event()
     session = ImageSession(loaded, _picture(6), cancel=cancel)
+    long_run = {"num_beams": 1, "max_new_tokens": 30, "min_new_tokens": 30}
+    session.spec = dataclasses.replace(session.spec, caption_generation=long_run, answer_generation=long_run)
     session.encode()
     steps = []
-    model = loaded.model if kind != "blip-pair" else loaded.model.text_decoder
-    target = model.language_model if kind != "blip-pair" else model
 
     def on_step(*_):
         steps.append(1)
         if len(steps) == 2:
             cancel.set()
 
-    handle = target.register_forward_hook(on_step)
-    try:
-        with pytest.raises(Cancelled):
-            session.token_ids("", {"num_beams": 1, "max_new_tokens": 30, "min_new_tokens": 30}, caption=True)
-            if cancel.is_set():
-                raise Cancelled()
-        with pytest.raises(Cancelled):
-            session.caption()
-    finally:
-        handle.remove()
-    # The forward pass in which it was cancelled finishes; then nothing more runs.
-    assert len(steps) <= 3
+    def decoder(model):
+        return model.text_decoder if kind == "blip-pair" else model.language_model
+
+    runs = [(session.caption, decoder(loaded.model)),
+            (lambda: session.ask("what colour is it ?"), decoder(loaded.vqa_model or loaded.model))]
+    for run, target in runs:
+        steps.clear()
+        cancel.clear()
+        handle = target.register_forward_hook(on_step)
+        try:
+            with pytest.raises(Cancelled):
+                run()
+        finally:
+            handle.remove()
+        # Cancelled during the second step: that step finishes, at most one more runs.
+        assert 2 <= len(steps) <= 3, f"{len(steps)} steps ran after a cancel at step 2"
 
 
 def test_empty_question_is_refused(loaded_models):
