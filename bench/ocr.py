@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from desktop_app.ocr.engine import get_engine, read_text
+from desktop_app.ocr.reader import get_engine, read_text
 from tests.ocr.conftest import char_accuracy
 from tests.ocr.pictures import Screenshot, available_fonts, make_document, make_photo, make_screenshot
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from desktop_app.ocr.engine import OcrLine, OcrResult
 from desktop_app.ocr.kind import Classification, PictureKind
+from desktop_app.ocr.types import OcrLine, OcrResult
 
 # How much text a description speaks before pointing to Read text.
 FIRST_LINES = 3

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from desktop_app.ocr.engine import OcrResult
+from desktop_app.ocr.types import OcrResult
 
 # Analysed at most this wide: features are statistics, and big screens would cost time.
 ANALYSIS_WIDTH = 960

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from desktop_app.ocr.engine import OcrBlock, OcrLine
+from desktop_app.ocr.types import OcrBlock, OcrLine
 
 # A line joins the block above when the gap is at most this many line heights ...
 MAX_LINE_GAP = 0.8

@@ -1,6 +1,6 @@
 """OCR test fixtures: text accuracy measure and the engines available on this machine.
 
-Engines are module-level singletons in desktop_app.ocr.engine, so RapidOCR's ONNX sessions
+Engines are module-level singletons in desktop_app.ocr.reader, so RapidOCR's ONNX sessions
 load once for the whole test session.
 """
 
@@ -10,7 +10,7 @@ import difflib
 
 import pytest
 
-from desktop_app.ocr.engine import ENGINE_ORDER, get_engine
+from desktop_app.ocr.reader import ENGINE_ORDER, get_engine
 
 
 def char_accuracy(expected: str, got: str) -> float:

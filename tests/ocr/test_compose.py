@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from desktop_app.ocr import OcrBlock, OcrLine, OcrResult, PictureKind, compose_description
 from desktop_app.ocr.compose import hedge_caption
-from desktop_app.ocr.engine import Box
+from desktop_app.ocr.types import Box
 
 
 def _result(*lines: tuple[str, int, int]) -> OcrResult:

@@ -9,9 +9,11 @@ import threading
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from desktop_app.ocr import OcrCancelled, OcrError, read_text
-from desktop_app.ocr import engine as engine_module
-from desktop_app.ocr.engine import TesseractEngine, choose_engine, prepare
+from desktop_app.ocr import OcrCancelled, OcrError, read_text, reader
+from desktop_app.ocr.engines import tesseract
+from desktop_app.ocr.engines.tesseract import TesseractEngine
+from desktop_app.ocr.prepare import prepare
+from desktop_app.ocr.reader import choose_engine
 from tests.ocr.conftest import char_accuracy
 from tests.ocr.pictures import font_path, make_document, make_screenshot
 
@@ -90,7 +92,7 @@ def test_tesseract_is_stopped_mid_read_when_cancelled() -> None:
 def test_without_tesseract_screens_are_read_by_the_bundled_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     # Windows and macOS usually have no Tesseract; RapidOCR comes from the package index.
     monkeypatch.setitem(
-        engine_module._engines, "tesseract", TesseractEngine(command="lookaloud-no-such-tesseract")
+        reader._engines, "tesseract", TesseractEngine(command="lookaloud-no-such-tesseract")
     )
     image, texts = _two_lines()
     result = read_text(image)
@@ -103,7 +105,7 @@ def test_a_big_page_is_read_in_parallel_strips_without_losing_or_reordering_text
 ) -> None:
     page = make_document(width=850, height=1100)
     monkeypatch.setattr(TesseractEngine, "STRIP_PIXELS", 100_000)
-    monkeypatch.setattr(engine_module.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(tesseract.os, "cpu_count", lambda: 4)
     prepared, _ = prepare(page.image, TesseractEngine.line_height)
     strips = TesseractEngine._strips(prepared)
     assert len(strips) == 4 and strips[0][0] == 0 and strips[-1][1] == prepared.height
@@ -115,8 +117,6 @@ def test_a_big_page_is_read_in_parallel_strips_without_losing_or_reordering_text
 def test_borders_read_as_bars_and_brackets_are_not_spoken() -> None:
     """Button and frame borders come out of Tesseract as "|" words and stray brackets; a
     listener would hear "bar bar" and a title made tall by them."""
-    from desktop_app.ocr.engine import TesseractEngine
-
     header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
     words = [("Open", 10, 50, 13), ("picture...", 60, 70, 13), ("|", 140, 4, 22), ("|", 150, 4, 22),
              ("Paste", 160, 40, 13), ("picture", 205, 50, 13)]

@@ -4,8 +4,8 @@ columns; paragraphs become separate blocks."""
 from __future__ import annotations
 
 from desktop_app.ocr import OcrLine, read_text
-from desktop_app.ocr.engine import Box
 from desktop_app.ocr.layout import order_lines
+from desktop_app.ocr.types import Box
 from tests.ocr.conftest import char_accuracy
 from tests.ocr.pictures import make_screenshot
 
