@@ -16,7 +16,7 @@ from jeepney import DBusAddress, HeaderFields, MessageType, new_error, new_metho
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from desktop_app.capture.portal import PORTAL_NAME, PORTAL_PATH, REQUEST_INTERFACE, request_path
+from desktop_app.platform import PORTAL_NAME, PORTAL_PATH, REQUEST_INTERFACE, request_path
 
 GLOBAL_SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
 
