@@ -16,6 +16,7 @@ ScreenMode = Literal["focused", "pointer", "all"]
 SCREEN_MODES: tuple[ScreenMode, ...] = ("focused", "pointer", "all")
 
 NO_ACTIVE_WINDOW = "No window is active, so there is nothing to describe. Try Describe screen instead."
+WINDOW_NOT_FOUND = "Lookaloud could not find the active window."  # the platform failed to say
 # Keys in a captured picture's `info`: the active window's title, and whether the picture is a
 # whole screen (the title then names the window in front) or that window alone.
 WINDOW_TITLE = "lookaloud.window_title"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from desktop_app.capture.backends.mss_grabber import MssBackend
 from desktop_app.capture.types import (
     NO_ACTIVE_WINDOW,
+    WINDOW_NOT_FOUND,
     ActiveWindow,
     CaptureError,
     Rect,
@@ -19,7 +20,7 @@ class MacBackend(MssBackend):
     name = "macOS"
 
     def active_window(self) -> ActiveWindow:
-        with failures_say("Lookaloud could not find the active window."):
+        with failures_say(WINDOW_NOT_FOUND):
             try:
                 import Quartz  # type: ignore[import-not-found]
                 from AppKit import NSWorkspace  # type: ignore[import-not-found]

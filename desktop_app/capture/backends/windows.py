@@ -6,6 +6,7 @@ from __future__ import annotations
 from desktop_app.capture.backends.mss_grabber import MssBackend
 from desktop_app.capture.types import (
     NO_ACTIVE_WINDOW,
+    WINDOW_NOT_FOUND,
     ActiveWindow,
     CaptureError,
     Rect,
@@ -30,7 +31,7 @@ class WindowsBackend(MssBackend):
         return None
 
     def active_window(self) -> ActiveWindow:
-        with failures_say("Lookaloud could not find the active window."):
+        with failures_say(WINDOW_NOT_FOUND):
             import ctypes
             from ctypes import wintypes
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from desktop_app.capture.backends.mss_grabber import NO_SCREENS, MssBackend
 from desktop_app.capture.types import (
     NO_ACTIVE_WINDOW,
+    WINDOW_NOT_FOUND,
     ActiveWindow,
     CaptureError,
     Rect,
@@ -50,7 +51,7 @@ class X11Backend(MssBackend):
             return None
 
     def active_window(self) -> ActiveWindow:
-        with failures_say("Lookaloud could not find the active window."):
+        with failures_say(WINDOW_NOT_FOUND):
             from Xlib import X
             from Xlib import display as xdisplay
             from Xlib.error import XError
