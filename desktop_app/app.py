@@ -117,7 +117,7 @@ class LookaloudApp(QObject):
             handler()
 
     def _capture(self, what: str) -> None:
-        from desktop_app.capture.screen import CaptureError
+        from desktop_app.capture.types import CaptureError
 
         try:
             if what == "screen":
@@ -149,7 +149,7 @@ class LookaloudApp(QObject):
 
     def describe_region(self) -> None:
         """Open the region overlay; the screen is frozen when it opens, so the overlay is never in the picture."""
-        from desktop_app.capture.screen import CaptureError
+        from desktop_app.capture.types import CaptureError
         from desktop_app.ui.region_overlay import RegionOverlay
 
         try:

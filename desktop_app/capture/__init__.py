@@ -1,10 +1,8 @@
 """Capture: turn "what the user points at" into a PIL.Image in RGB holding the real pixels.
 
-One module per source: screen.py (monitors, any rectangle; CaptureError), window.py (the
-active window), region.py (rectangle geometry, presets, spoken descriptions), clipboard.py
-(a copied picture, Qt, GUI thread), portal.py (Wayland: xdg-desktop-portal Screenshot).
+types.py (Rect, ActiveWindow, CaptureError, picture info keys), base.py (the CaptureBackend
+interface and choose_backend()), backends/ (x11, windows, macos, wayland), and the sources the
+app calls: screen.py (monitors, any rectangle, a whole screen), window.py (the active window),
+region.py (rectangle geometry, presets, spoken descriptions), clipboard.py (a copied picture,
+Qt, GUI thread).
 """
-
-from desktop_app.capture.screen import CaptureError, Rect, capture_screen, grab, monitors
-
-__all__ = ["CaptureError", "Rect", "capture_screen", "grab", "monitors"]

@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
 
-from desktop_app.capture.screen import CaptureError
+from desktop_app.capture.types import CaptureError
 
 
 def qimage_to_pil(image: QImage) -> Image.Image:

@@ -10,7 +10,8 @@ from enum import Enum
 
 from PIL import Image
 
-from desktop_app.capture.screen import Rect, grab_visible
+from desktop_app.capture.screen import grab_visible
+from desktop_app.capture.types import Rect
 
 MIN_SIZE = 16  # smaller than this, a model sees nothing useful and the outline cannot be seen
 

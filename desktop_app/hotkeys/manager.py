@@ -21,6 +21,7 @@ from desktop_app.hotkeys.base import (
     fallback_instructions,
     parse_combo,
 )
+from desktop_app.platform import is_wayland_session
 
 BackendFactory = Callable[[Callable[[str], None], Callable[[str, str], None]], HotkeyBackend]
 
@@ -37,7 +38,7 @@ def choose_backend(platform: str | None = None, environ: Mapping[str, str] | Non
         from desktop_app.hotkeys.macos import MacHotkeyBackend
 
         return MacHotkeyBackend
-    if env.get("XDG_SESSION_TYPE") == "wayland" or env.get("WAYLAND_DISPLAY"):
+    if is_wayland_session(env, platform):
         # X11 grabs under XWayland only fire while an X11 window has focus: use the portal.
         from desktop_app.hotkeys.wayland_portal import PortalHotkeyBackend
 

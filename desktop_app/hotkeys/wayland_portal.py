@@ -5,7 +5,8 @@ change each shortcut (our combinations go as `preferred_trigger` hints). The exc
 CreateSession -> Response(session_handle); BindShortcuts(session, shortcuts) ->
 Response(shortcuts actually bound); then `Activated(session, shortcut_id, ...)` per press.
 A daemon thread owns the D-Bus connection, does the exchange and listens; on_activated and
-on_failed are called from that thread.
+on_failed are called from that thread. The portal's request/response exchange itself is
+desktop_app.platform's, shared with capture's Wayland backend.
 """
 
 from __future__ import annotations
@@ -14,15 +15,6 @@ import queue
 import threading
 from collections.abc import Callable
 
-from desktop_app.capture.portal import (
-    PORTAL_NAME,
-    PORTAL_PATH,
-    RESPONSE_CANCELLED,
-    PortalConnection,
-    PortalError,
-    new_token,
-    unwrap_variants,
-)
 from desktop_app.hotkeys.base import (
     ACTION_LABELS,
     Action,
@@ -31,6 +23,15 @@ from desktop_app.hotkeys.base import (
     HotkeyUnavailable,
     format_combo,
     keysym_name,
+)
+from desktop_app.platform import (
+    PORTAL_NAME,
+    PORTAL_PATH,
+    RESPONSE_CANCELLED,
+    PortalConnection,
+    PortalError,
+    new_token,
+    unwrap_variants,
 )
 
 GLOBAL_SHORTCUTS_INTERFACE = "org.freedesktop.portal.GlobalShortcuts"

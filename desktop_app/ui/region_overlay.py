@@ -34,7 +34,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.capture import region
-from desktop_app.capture.screen import Rect, grab
+from desktop_app.capture.screen import grab
+from desktop_app.capture.types import Rect
 from desktop_app.ui.announce import Announcer
 
 STEP = 20  # pixels per arrow press: big enough to cross a screen in a few dozen presses

@@ -241,7 +241,7 @@ class InferenceWorker(QObject):
 
             ocr = read_text(request.image, language=request.language, cancel=request.cancel)
             kind = classify_picture(request.image, ocr)
-            from desktop_app.capture.window import WHOLE_SCREEN, WINDOW_TITLE
+            from desktop_app.capture.types import WHOLE_SCREEN, WINDOW_TITLE
 
             info = getattr(request.image, "info", {})
             text = compose_description(caption, kind, ocr, window_title=info.get(WINDOW_TITLE),

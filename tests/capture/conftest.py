@@ -18,7 +18,8 @@ from tests.capture.blocks import RED, BlocksWindow
 def blocks_window(qtbot) -> Callable[..., BlocksWindow]:  # type: ignore[no-untyped-def]
     """Shows a BlocksWindow with its content at (x, y), w x h, active, and waits until the X
     server holds its pixels. `frameless` for one that covers the whole screen."""
-    from desktop_app.capture.screen import Rect, grab
+    from desktop_app.capture.screen import grab
+    from desktop_app.capture.types import Rect
 
     shown: list[BlocksWindow] = []  # qtbot holds widgets weakly; the test may drop its reference
 

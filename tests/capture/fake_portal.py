@@ -2,21 +2,28 @@
 name and answers Screenshot and GlobalShortcuts calls the way the portal does (method return
 with a Request path, then a Response signal on that path; Activated signals for presses).
 
-Only the desktop is faked; the D-Bus messages Lookaloud sends and reads are real.
+Only the desktop is faked; the D-Bus messages Lookaloud sends and reads are real. Given
+`screen`, it takes a fresh screenshot for every call as the real portal does (a new file,
+which the caller may delete), from whatever `screen()` returns: the contract tests hand it the
+Xvfb desktop, so the Wayland backend is checked against the same pixels as the X11 one.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
+import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from jeepney import DBusAddress, HeaderFields, MessageType, new_error, new_method_return, new_signal
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
+from PIL import Image
 
-from desktop_app.capture.portal import PORTAL_NAME, PORTAL_PATH, REQUEST_INTERFACE, request_path
+from desktop_app.platform import PORTAL_NAME, PORTAL_PATH, REQUEST_INTERFACE, request_path
 
 GLOBAL_SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
 
@@ -29,8 +36,12 @@ class FakePortal:
         bind_code: int = 0,
         refuse: set[str] | None = None,
         with_shortcuts: bool = True,
+        screen: Callable[[], Image.Image] | None = None,
     ) -> None:
         self.screenshot_file = screenshot_file
+        self.screen = screen
+        self._shots = tempfile.TemporaryDirectory(prefix="fake-portal-") if screen else None
+        self._shot_numbers = itertools.count(1)
         self.screenshot_code = screenshot_code
         self.bind_code = bind_code
         self.refuse = refuse or set()
@@ -57,6 +68,8 @@ class FakePortal:
         self._thread.join(timeout=3)
         self._conn.send_and_get_reply(message_bus.ReleaseName(PORTAL_NAME), timeout=5)
         self._conn.close()
+        if self._shots is not None:
+            self._shots.cleanup()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -87,6 +100,10 @@ class FakePortal:
         elif member == "Screenshot":
             self.screenshot_options = body[1]
             uri = self.screenshot_file.as_uri() if self.screenshot_file else ""
+            if self.screen is not None and self._shots is not None:
+                path = Path(self._shots.name) / f"Screenshot-{next(self._shot_numbers)}.png"
+                self.screen().save(path)
+                uri = path.as_uri()
             self._respond(call, body[1]["handle_token"][1], self.screenshot_code, {"uri": ("s", uri)})
         elif member == "CreateSession":
             sender = fields[HeaderFields.sender].lstrip(":").replace(".", "_")

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from desktop_app.capture import portal
-from desktop_app.capture.screen import CaptureError, Rect, grab
+from desktop_app.capture.backends import wayland
+from desktop_app.capture.screen import grab
+from desktop_app.capture.types import CaptureError, Rect
+from desktop_app.platform import RESPONSE_CANCELLED, request_path
 from tests.capture.fake_portal import FakePortal
 
 pytestmark = pytest.mark.skipif(
@@ -36,7 +38,7 @@ def fake_portal(shot_file: Path) -> Iterator[FakePortal]:
 
 
 def test_portal_screenshot_returns_the_pictures_pixels_and_removes_the_file(fake_portal: FakePortal, shot_file: Path) -> None:
-    image = portal.screenshot(timeout=10)
+    image = wayland.screenshot(timeout=10)
     assert image.mode == "RGB" and image.size == (300, 200)
     assert image.getpixel((10, 10)) == (0, 90, 0) and image.getpixel((290, 190)) == (240, 240, 0)
     assert fake_portal.screenshot_options["interactive"] == ("b", False)
@@ -51,10 +53,10 @@ def test_wayland_session_grabs_regions_through_the_portal(fake_portal: FakePorta
 
 
 def test_refused_screenshot_is_one_spoken_sentence(shot_file: Path) -> None:
-    service = FakePortal(screenshot_file=shot_file, screenshot_code=portal.RESPONSE_CANCELLED)
+    service = FakePortal(screenshot_file=shot_file, screenshot_code=RESPONSE_CANCELLED)
     try:
         with pytest.raises(CaptureError) as caught:
-            portal.screenshot(timeout=10)
+            wayland.screenshot(timeout=10)
     finally:
         service.close()
     assert str(caught.value) == "The screenshot was cancelled or not allowed."
@@ -62,9 +64,9 @@ def test_refused_screenshot_is_one_spoken_sentence(shot_file: Path) -> None:
 
 def test_no_portal_on_the_bus_is_one_spoken_sentence() -> None:
     with pytest.raises(CaptureError) as caught:
-        portal.screenshot(timeout=10)
-    assert str(caught.value) == portal.NO_PORTAL
+        wayland.screenshot(timeout=10)
+    assert str(caught.value) == wayland.NO_PORTAL
 
 
 def test_request_path_follows_the_portal_rule() -> None:
-    assert portal.request_path(":1.42", "tok") == "/org/freedesktop/portal/desktop/request/1_42/tok"
+    assert request_path(":1.42", "tok") == "/org/freedesktop/portal/desktop/request/1_42/tok"

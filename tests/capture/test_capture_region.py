@@ -13,7 +13,7 @@ from desktop_app.capture.region import (
     preset_rect,
     resized,
 )
-from desktop_app.capture.screen import Rect
+from desktop_app.capture.types import Rect
 
 SCREEN = Rect(0, 0, 1281, 801)  # odd sizes: no pixel may be lost between halves
 SECOND = Rect(1920, 0, 1280, 800)

@@ -10,8 +10,9 @@ from Xlib import X
 from Xlib import display as xdisplay
 
 from desktop_app.capture.region import capture_region
-from desktop_app.capture.screen import CaptureError, Rect, capture_screen, grab, monitor_at, monitors
-from desktop_app.capture.window import WHOLE_SCREEN, WINDOW_TITLE, active_window_rect, capture_active_window
+from desktop_app.capture.screen import capture_screen, grab, monitor_at, monitors
+from desktop_app.capture.types import WHOLE_SCREEN, WINDOW_TITLE, CaptureError, Rect
+from desktop_app.capture.window import active_window_rect, capture_active_window
 from tests.capture.blocks import BLUE, GREEN, RED, WHITE
 
 

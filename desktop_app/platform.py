@@ -1,5 +1,7 @@
-"""Wayland: the xdg-desktop-portal Screenshot call, and the request/response exchange that
-every portal call shares (hotkeys.wayland_portal uses PortalConnection too).
+"""The desktop Lookaloud runs on: whether it is a Wayland session (where applications can
+neither read the screen nor grab keys, and must ask the desktop portal), and the
+request/response exchange every xdg-desktop-portal call shares. Used by capture's Wayland
+backend (Screenshot) and by the Wayland hotkeys (GlobalShortcuts).
 
 A portal method returns at once with a Request object path; the answer arrives later as that
 Request's `Response(u code, a{sv} results)` signal. We subscribe before calling, to the path
@@ -11,22 +13,27 @@ the user's permission dialog would freeze it.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlparse
-
-from PIL import Image
-
-from desktop_app.capture.screen import CaptureError
 
 PORTAL_NAME = "org.freedesktop.portal.Desktop"
 PORTAL_PATH = "/org/freedesktop/portal/desktop"
 REQUEST_INTERFACE = "org.freedesktop.portal.Request"
-SCREENSHOT_INTERFACE = "org.freedesktop.portal.Screenshot"
 
 RESPONSE_SUCCESS, RESPONSE_CANCELLED, RESPONSE_OTHER = 0, 1, 2
-NO_PORTAL = "Lookaloud cannot take screenshots on this desktop, because the desktop portal is missing."
+
+
+def is_wayland_session(environ: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
+    """True in a Wayland session, where only the portal can read the screen or hold shortcuts.
+
+    X11 clients under XWayland would see only other X11 windows (and their key grabs fire only
+    while an X11 window has focus), so WAYLAND_DISPLAY wins over DISPLAY."""
+    env = os.environ if environ is None else environ
+    if (platform or sys.platform) in ("win32", "darwin"):
+        return False
+    return env.get("XDG_SESSION_TYPE") == "wayland" or bool(env.get("WAYLAND_DISPLAY"))
 
 
 class PortalError(Exception):
@@ -120,44 +127,3 @@ class PortalConnection:
 
     def close(self) -> None:
         self.connection.close()
-
-
-def screenshot(timeout: float = 60.0) -> Image.Image:
-    """The whole desktop through the portal, in RGB real pixels. Blocks until the portal
-    answers (the first time, the desktop may ask the user for permission)."""
-    try:
-        portal = PortalConnection()
-    except PortalError as exc:
-        raise CaptureError(NO_PORTAL) from exc
-    try:
-        results = portal.request(
-            SCREENSHOT_INTERFACE,
-            "Screenshot",
-            "sa{sv}",
-            lambda token: ("", {"handle_token": ("s", token), "interactive": ("b", False)}),
-            timeout=timeout,
-        )
-    except PortalError as exc:
-        if exc.missing:
-            raise CaptureError(NO_PORTAL) from exc
-        if exc.code == RESPONSE_CANCELLED:
-            raise CaptureError("The screenshot was cancelled or not allowed.") from exc
-        raise CaptureError("The desktop did not let Lookaloud take a screenshot.") from exc
-    finally:
-        portal.close()
-    uri = str(results.get("uri", ""))
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        raise CaptureError("The desktop returned a screenshot Lookaloud cannot open.")
-    path = unquote(parsed.path)
-    try:
-        with Image.open(path) as picture:
-            image = picture.convert("RGB")
-    except OSError as exc:
-        raise CaptureError("The desktop returned a screenshot Lookaloud cannot open.") from exc
-    # The portal saved the file only because we asked; do not leave it in the user's pictures.
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-    return image
