@@ -295,3 +295,30 @@ def test_the_command_says_one_sentence_and_writes_nothing_outside_dir(
                    "so Lookaloud refused the whole download.")
     assert not [p for p in every_file(tmp_path) if "PWNED" in p.name]
     assert download.pinned_revision(REPO) in ("", commit)
+
+
+def test_speech_models_get_the_same_guarantees(hub: HostileHub, tmp_path: Path, dest: Path) -> None:
+    from desktop_app.speech import stt_models
+
+    model = stt_models.STT_MODELS["base.en"]
+    files = {"config.json": b"{}", "model.bin": b"ct2" * 1000, "tokenizer.json": b"{}", "vocabulary.txt": b"a"}
+    hub.add_commit(model.repo_id, files, sha=model.revision)
+    hub.lie = with_sibling(rfilename="../../../../model.bin")
+    hub.fallback = PWNED
+    before = every_file(tmp_path)
+
+    with pytest.raises(download.DownloadError) as caught:
+        download.download_repo(model.repo_id, model.revision, model.allow_patterns, dest, require_safetensors=False)
+
+    assert caught.value.kind == "unsafe" and one_sentence(str(caught.value))
+    assert every_file(tmp_path) - before <= {p for p in every_file(tmp_path) if allowed(p, tmp_path, dest)}
+    assert hub.file_requests() == []
+    with pytest.raises(stt_models.SttModelNotInstalledError):
+        stt_models.resolve_stt_model("base.en")
+
+    hub.lie, hub.fallback = None, None  # an honest answer, into a chosen folder this time
+    folder = download.download_repo(model.repo_id, model.revision, model.allow_patterns, dest,
+                                    require_safetensors=False)
+    assert folder == dest and stt_models.resolve_stt_model("base.en") == dest
+    assert {p.split("/resolve/")[1].split("/")[0] for p, _ in hub.file_requests() if "/resolve/" in p} == {
+        model.revision}
