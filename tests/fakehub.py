@@ -83,7 +83,7 @@ class FakeHub:
         self.ignore_range = False
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fakehub", daemon=True)
 
@@ -121,6 +121,9 @@ class FakeHub:
         repo.commits[sha] = Commit(sha, dict(files))
         repo.refs[branch] = sha
         return sha
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def file_requests(self, method: str = "GET") -> list[tuple[str, str | None]]:
         """(path, range) of file requests, CDN redirects included."""
@@ -288,17 +291,20 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    """Run a FakeHub that huggingface_hub talks to (in this process and in child processes),
-    with this test's own hub cache and Lookaloud data folder. Yield from it in a fixture."""
+def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_class: type[FakeHub] = FakeHub) -> Iterator[FakeHub]:
+    """Run a FakeHub (or a subclass) that Lookaloud downloads from (in this process and in
+    child processes), with this test's own hub cache and Lookaloud data folder. Yield from it
+    in a fixture."""
     from huggingface_hub import constants
 
-    with FakeHub() as hub:
+    with hub_class() as hub:
         monkeypatch.setattr(constants, "ENDPOINT", hub.url)
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        # Lookaloud keeps HF_HUB_OFFLINE set in every process; this says the user allows downloads.
+        monkeypatch.setenv("LOOKALOUD_USER_OFFLINE", "0")
         monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
         yield hub

