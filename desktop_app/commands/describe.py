@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 HELP = "Describe pictures and answer questions about them."
 
@@ -26,7 +28,7 @@ def _error(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK
+    from desktop_app.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK
     from desktop_app.vision import catalog
     from desktop_app.vision.images import PictureError, load_picture
 
@@ -42,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if len(questions) != len(args.ask):
         _error("A question given with --ask is empty.")
         return EXIT_BAD_INPUT
-    from desktop_app.vision.loader import ModelLoadError, ModelNotInstalledError, load_model
-    from desktop_app.vision.session import ImageSession
+    import torch
+
+    from desktop_app.vision.loader import ModelLoadError, ModelNotInstalledError, load_model, one_line
 
     try:
         spec = catalog.resolve(args.model or catalog.DEFAULT_MODEL)
@@ -58,21 +61,22 @@ def run(args: argparse.Namespace) -> int:
         _error(loaded.note)
     speaker = _speaker() if args.speak else None
     for path, image in pictures:
-        session = ImageSession(loaded, image)
-        caption = session.caption()
-        answers = []
-        if speaker:
-            speaker(caption)
-        for question in questions:
-            answer = session.ask(question)
-            answers.append({"question": question, "answer": answer})
-            if speaker:
-                speaker(answer)
+        try:
+            loaded, caption, answers, timings = _describe(loaded, image, questions, speaker)
+        except ModelLoadError as exc:  # reloading on the CPU failed
+            _error(str(exc))
+            return EXIT_NO_MODEL
+        except torch.OutOfMemoryError:
+            _error("There is not enough memory to describe the picture.")
+            return EXIT_FAILED
+        except Exception as exc:  # noqa: BLE001 - a model that loads but cannot run gets one sentence
+            _error(f"Lookaloud could not describe {path}: {one_line(exc)}.")
+            return EXIT_FAILED
         if args.json:
             print(json.dumps({
                 "image": str(path), "caption": caption, "answers": answers, "model": spec.name,
                 "device": loaded.device, "precision": loaded.precision,
-                "timings_ms": {"load": round(loaded.load_ms, 1), **{k: round(v, 1) for k, v in session.timings_ms.items()}},
+                "timings_ms": {"load": round(loaded.load_ms, 1), **{k: round(v, 1) for k, v in timings.items()}},
             }), flush=True)
         else:
             print(f"{path}: {caption}")
@@ -80,6 +84,45 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {item['question']} {item['answer']}")
             sys.stdout.flush()
     return EXIT_OK
+
+
+def _describe(loaded: Any, image: Any, questions: list[str], speaker: Callable[[str], None] | None,
+              ) -> tuple[Any, str, list[dict[str, str]], dict[str, float]]:
+    """The caption and the answers for one picture, each spoken as soon as it is ready.
+
+    When the GPU runs out of memory, the model moves to the CPU (as the README promises), the
+    user is told on stderr, and the picture is done again there without repeating what was
+    already spoken. Returns the model in use, the caption, the answers and the timings.
+    """
+    import torch
+
+    from desktop_app.vision.loader import reload_on_cpu
+    from desktop_app.vision.session import ImageSession
+
+    spoken: list[str] = []
+
+    def hear(index: int, text: str) -> None:
+        if speaker and index >= len(spoken):
+            spoken.append(text)
+            speaker(text)
+
+    for attempt in (1, 2):
+        try:
+            session = ImageSession(loaded, image)
+            caption = session.caption()
+            hear(0, caption)
+            answers = []
+            for i, question in enumerate(questions, 1):
+                answers.append({"question": question, "answer": session.ask(question)})
+                hear(i, answers[-1]["answer"])
+            return loaded, caption, answers, session.timings_ms
+        except torch.OutOfMemoryError:
+            if loaded.device == "cpu" or attempt == 2:
+                raise
+            session = None  # let its GPU tensors go before loading again
+            loaded = reload_on_cpu(loaded)
+            _error(loaded.note)
+    raise AssertionError("unreachable")
 
 
 def _speaker():

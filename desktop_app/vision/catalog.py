@@ -5,12 +5,18 @@ Prompt formats and generation settings follow the BLIP-2 / InstructBLIP papers a
 VQA prompt "Question: {} Short answer:" (OPT) / "Question: {} Answer:", beam search 5,
 max 10 new tokens, length penalty -1 for FlanT5 answers; captions from the pretrained
 checkpoints with no prompt. A folder holding a saved model can carry a `lookaloud.json` that
-overrides any of these fields (the shapes demo model does).
+overrides the prompts and generation settings (the shapes demo model does).
+
+A model folder is data, never code: `lookaloud.json` may set only the fields below, prompts
+may use only their own placeholders, and generation settings come from a whitelist with
+checked types and ranges (`custom_generate` / `trust_remote_code` would make transformers
+import and run a file from the folder). Anything else is refused with one sentence naming it.
 """
 
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -132,6 +138,107 @@ class UnknownModelError(LookupError):
     """The name is neither a catalog model, the demo model, nor a folder holding a model."""
 
 
+class BadModelFolderError(UnknownModelError):
+    """A model folder's own files cannot be read or ask for something Lookaloud refuses.
+
+    A subclass of UnknownModelError so that every caller that reports an unknown model
+    (the CLI with exit code 3, the app's load-failed message) reports this one too; str() is
+    one sentence naming the file and the setting.
+    """
+
+
+# Generation settings a model folder may choose: name -> (type, lowest, highest). Everything
+# else is refused, above all what loads code (custom_generate, trust_remote_code) and what
+# selects a generation mode that transformers fetches as code from the hub (contrastive search,
+# DoLa, group beam search, constraints).
+GENERATION_SETTINGS: dict[str, tuple[type, float, float]] = {
+    "num_beams": (int, 1, 10),
+    "max_new_tokens": (int, 1, 200),
+    "min_new_tokens": (int, 0, 200),
+    "repetition_penalty": (float, 0.5, 5.0),
+    "length_penalty": (float, -5.0, 5.0),
+    "no_repeat_ngram_size": (int, 0, 10),
+    "early_stopping": (bool, 0, 1),
+    "do_sample": (bool, 0, 1),
+    "temperature": (float, 0.05, 2.0),
+    "top_p": (float, 0.01, 1.0),
+    "top_k": (int, 0, 1000),
+}
+# Settings that make transformers import a Python file; refused wherever they appear.
+CODE_LOADING_SETTINGS = frozenset({"custom_generate", "trust_remote_code", "auto_map"})
+
+# lookaloud.json: field -> what it must be. Text fields have a length limit; formats may use
+# only the placeholders listed (str.format would otherwise reach attributes and indexes).
+_TEXT_LIMITS = {"label": 300, "caption_prompt": 500, "question_format": 500, "followup_format": 500}
+_FORMAT_FIELDS = {"question_format": ("question",), "followup_format": ("question", "answer")}
+_OVERRIDE_FIELDS = ("kind", *_TEXT_LIMITS, "caption_generation", "answer_generation", "download_mb",
+                    "params_billion")
+
+
+def _refuse_code(path: Path, key: str) -> BadModelFolderError:
+    return BadModelFolderError(
+        f"The file {path} asks for {key}, which would run code from the model folder, so Lookaloud refuses it."
+    )
+
+
+def _number_ok(value: Any, kind: type) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is int:
+        return isinstance(value, int)
+    return kind is float and isinstance(value, (int, float))
+
+
+def check_generation_settings(settings: Any, path: Path, field_name: str) -> dict[str, Any]:
+    """The generation settings from a file, checked against GENERATION_SETTINGS; raises
+    BadModelFolderError with a sentence naming the first setting refused."""
+    if not isinstance(settings, dict):
+        raise BadModelFolderError(f"In the file {path}, {field_name} must be a set of named settings.")
+    for key, value in settings.items():
+        if key in CODE_LOADING_SETTINGS:
+            raise _refuse_code(path, f"{key} in {field_name}")
+        if key not in GENERATION_SETTINGS:
+            raise BadModelFolderError(
+                f"The file {path} sets {key} in {field_name}, which Lookaloud does not accept; "
+                f"it accepts only {', '.join(GENERATION_SETTINGS)}."
+            )
+        kind, low, high = GENERATION_SETTINGS[key]
+        if not _number_ok(value, kind) or (kind is not bool and not low <= value <= high):
+            what = "true or false" if kind is bool else f"a{'' if kind is float else ' whole'} number from {low:g} to {high:g}"
+            raise BadModelFolderError(f"In the file {path}, {key} in {field_name} must be {what}.")
+    if settings.get("min_new_tokens", 0) > settings.get("max_new_tokens", GENERATION_SETTINGS["max_new_tokens"][2]):
+        raise BadModelFolderError(f"In the file {path}, min_new_tokens in {field_name} is larger than max_new_tokens.")
+    return dict(settings)
+
+
+def _check_format(text: str, path: Path, field_name: str, allowed: tuple[str, ...]) -> None:
+    """Only bare {name} placeholders from `allowed`: no attributes, indexes, conversions or specs."""
+    try:
+        names = [(name, spec, conv) for _lit, name, spec, conv in string.Formatter().parse(text) if name is not None]
+    except ValueError:
+        names = [("", "", "")]  # unbalanced braces
+    for name, spec, conv in names:
+        if name not in allowed or spec or conv:
+            placeholders = " and ".join("{" + a + "}" for a in allowed)
+            raise BadModelFolderError(
+                f"In the file {path}, {field_name} may use only the placeholders {placeholders}; use {{{{ and }}}} "
+                "for a literal brace."
+            )
+    if "question" not in [name for name, _, _ in names]:
+        raise BadModelFolderError(f"In the file {path}, {field_name} must contain {{question}}.")
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold an object; BadModelFolderError with a sentence otherwise."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise BadModelFolderError(f"The file {path} is damaged: it is not readable JSON.") from None
+    if not isinstance(data, dict):
+        raise BadModelFolderError(f"The file {path} is damaged: it must hold a JSON object of named settings.")
+    return data
+
+
 def demo_folder() -> Path:
     return resource("models", DEMO_MODEL)
 
@@ -140,9 +247,32 @@ def _apply_overrides(spec: ModelSpec, folder: Path) -> ModelSpec:
     path = folder / OVERRIDES_FILE
     if not path.is_file():
         return spec
-    data = json.loads(path.read_text(encoding="utf-8"))
-    allowed = {f for f in ModelSpec.__dataclass_fields__ if f not in ("name", "folder")}
-    return replace(spec, **{k: v for k, v in data.items() if k in allowed})
+    data = _read_json_object(path)
+    for key, value in data.items():
+        if key in CODE_LOADING_SETTINGS:
+            raise _refuse_code(path, key)
+        if key not in _OVERRIDE_FIELDS:
+            raise BadModelFolderError(
+                f"The file {path} sets {key}, which Lookaloud does not accept; it accepts only "
+                f"{', '.join(_OVERRIDE_FIELDS)}."
+            )
+        if key in _TEXT_LIMITS:
+            if not isinstance(value, str) or len(value) > _TEXT_LIMITS[key]:
+                raise BadModelFolderError(
+                    f"In the file {path}, {key} must be a text of at most {_TEXT_LIMITS[key]} characters."
+                )
+            if key in _FORMAT_FIELDS:
+                _check_format(value, path, key, _FORMAT_FIELDS[key])
+        elif key.endswith("_generation"):
+            data[key] = check_generation_settings(value, path, key)
+        elif key == "kind":
+            if value != spec.kind:
+                raise BadModelFolderError(
+                    f"The file {path} says the model is of the kind {value}, but its config.json holds a {spec.kind} model."
+                )
+        elif not _number_ok(value, float) or not 0 <= value <= 1_000_000:
+            raise BadModelFolderError(f"In the file {path}, {key} must be a number from 0 to 1000000.")
+    return replace(spec, **data)
 
 
 def kind_of_folder(folder: Path) -> str:
@@ -152,10 +282,13 @@ def kind_of_folder(folder: Path) -> str:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise UnknownModelError(f"The folder {folder} does not hold a saved model: it has no config.json.")
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config = _read_json_object(config_path)
     model_type = config.get("model_type", "")
-    text_type = (config.get("text_config") or {}).get("model_type", "")
-    encoder_decoder = text_type in ("t5", "mt5", "umt5") or bool((config.get("text_config") or {}).get("is_encoder_decoder"))
+    text_config = config.get("text_config") or {}
+    if not isinstance(model_type, str) or not isinstance(text_config, dict):
+        raise BadModelFolderError(f"The file {config_path} is damaged: its model_type or text_config is malformed.")
+    text_type = text_config.get("model_type", "")
+    encoder_decoder = text_type in ("t5", "mt5", "umt5") or bool(text_config.get("is_encoder_decoder"))
     if model_type == "blip-2":
         return BLIP2_T5 if encoder_decoder else BLIP2_OPT
     if model_type == "instructblip":

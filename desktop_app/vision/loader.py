@@ -5,10 +5,17 @@ fp16 on MPS; bf16 on CPUs with native bf16 instructions, else fp32. Weights are 
 from safetensors into the chosen dtype (transformers builds the model on the meta device and
 fills it from memory-mapped files), so loading never holds two copies. Runs on whatever thread
 calls it; the app calls it on its inference thread.
+
+A model folder never runs code: only safetensors weights are read, every from_pretrained call
+passes trust_remote_code=False, and a folder whose configs ask for code (auto_map,
+custom_generate, trust_remote_code) is refused before transformers reads it. Any failure while
+loading (a truncated or garbage weights file, a damaged config) becomes a ModelLoadError whose
+text is one sentence.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -117,6 +124,86 @@ def model_folder(spec: ModelSpec) -> Path:
     return Path(path)
 
 
+OUT_OF_GPU_MEMORY_NOTE = (
+    "The graphics card ran out of memory, so Lookaloud is using the processor instead; it will be slower."
+)
+
+
+def _config_files(folder: Path) -> list[Path]:
+    """The JSON files transformers reads as configuration (not vocabularies, whose keys are words)."""
+    names = {"config.json", "generation_config.json", "special_tokens_map.json"}
+    return sorted({*(folder / n for n in names), *folder.glob("*config*.json")})
+
+
+def _find_code_keys(data: Any) -> str:
+    """The first key anywhere in a parsed config that would make transformers import code, or ""."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in catalog.CODE_LOADING_SETTINGS:
+                return key
+            found = _find_code_keys(value)
+            if found:
+                return found
+    elif isinstance(data, list):
+        for item in data:
+            found = _find_code_keys(item)
+            if found:
+                return found
+    return ""
+
+
+def check_folder_configs(folder: Path) -> None:
+    """Refuse a folder whose configuration files are damaged or ask for code from the folder or
+    the hub (auto_map, custom_generate, trust_remote_code). Raises ModelLoadError."""
+    for path in _config_files(folder):
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise ModelLoadError(f"The file {path} is damaged: it is not readable JSON.") from None
+        if not isinstance(data, dict):
+            raise ModelLoadError(f"The file {path} is damaged: it must hold a JSON object of named settings.")
+        key = _find_code_keys(data)
+        if key:
+            raise ModelLoadError(
+                f"The file {path} asks for {key}, which would run code from the model folder, so Lookaloud refuses it."
+            )
+
+
+def check_weights(folder: Path) -> None:
+    """Refuse a safetensors file that is truncated or not safetensors at all, naming it.
+
+    The format is an 8-byte little-endian header length, a JSON header whose tensors give their
+    byte ranges, then the data: a file shorter than its header says is incomplete. Reads only
+    the header, so it costs nothing next to the load. Raises ModelLoadError."""
+    import struct
+
+    for path in sorted(folder.glob("*.safetensors")):
+        damaged = ModelLoadError(
+            f"The weights file {path} is damaged or incomplete, so the model cannot be loaded; download it again."
+        )
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as f:
+                (length,) = struct.unpack("<Q", f.read(8))
+                if length > min(size - 8, 100_000_000):
+                    raise damaged
+                header = json.loads(f.read(length))
+            ends = [int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"]
+        except (OSError, struct.error, UnicodeDecodeError, ValueError, TypeError, KeyError, IndexError,
+                AttributeError):
+            raise damaged from None
+        if 8 + length + max(ends, default=0) > size:
+            raise damaged
+
+
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's text, short enough to be heard."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip().rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _load_parts(kind: str, folder: Path, dtype: Any, device: str) -> tuple[Any, Any]:
     from transformers import (
         Blip2ForConditionalGeneration,
@@ -143,15 +230,19 @@ def _load_parts(kind: str, folder: Path, dtype: Any, device: str) -> tuple[Any, 
         raise ModelLoadError(
             f"The model folder {folder} has no safetensors weights. Lookaloud only loads safetensors files."
         )
+    check_folder_configs(folder)
+    check_weights(folder)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # progress bars on stderr are noise to a screen reader
-    kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True}
+    # trust_remote_code=False explicitly: a folder's code must never run, whatever a later
+    # transformers release defaults to for local folders.
+    kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True, "trust_remote_code": False}
     if device != "cpu":
         kwargs["device_map"] = {"": device}
     model = model_cls.from_pretrained(str(folder), **kwargs)
     model.eval()
-    processor = proc_cls.from_pretrained(str(folder))
+    processor = proc_cls.from_pretrained(str(folder), trust_remote_code=False)
     return model, processor
 
 
@@ -174,20 +265,45 @@ def load_model(spec: ModelSpec | str, device: str = "auto", precision: str = "au
     start = time.perf_counter()
     note = ""
     try:
-        parts = _load_all(spec, folder, chosen_device, chosen_precision)
+        parts = _load_all_or_explain(spec, folder, chosen_device, chosen_precision)
     except torch.OutOfMemoryError:
         if chosen_device == "cpu" or not allow_cpu_fallback:
             raise ModelLoadError(f"There is not enough memory to load {spec.name}.") from None
         _free_gpu_memory()
         chosen_device = "cpu"
         chosen_precision = choose_precision("cpu", "auto")
-        note = "The graphics card ran out of memory, so Lookaloud is using the processor instead. It will be slower."
-        parts = _load_all(spec, folder, chosen_device, chosen_precision)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"The model in {folder} could not be loaded: {exc}") from exc
+        note = OUT_OF_GPU_MEMORY_NOTE
+        try:
+            parts = _load_all_or_explain(spec, folder, chosen_device, chosen_precision)
+        except torch.OutOfMemoryError:
+            raise ModelLoadError(f"There is not enough memory to load {spec.name}.") from None
     load_ms = (time.perf_counter() - start) * 1000
     return LoadedModel(spec, parts[0], parts[1], chosen_device, chosen_precision, load_ms,
                        vqa_model=parts[2], vqa_processor=parts[3], note=note)
+
+
+def reload_on_cpu(loaded: LoadedModel) -> LoadedModel:
+    """After the GPU ran out of memory while working: drop the GPU copy and load the same model
+    on the CPU, with OUT_OF_GPU_MEMORY_NOTE as its note. Raises ModelLoadError."""
+    spec = loaded.spec
+    loaded.model = loaded.vqa_model = None
+    del loaded
+    _free_gpu_memory()
+    cpu = load_model(spec, device="cpu", precision="auto", allow_cpu_fallback=False)
+    cpu.note = OUT_OF_GPU_MEMORY_NOTE
+    return cpu
+
+
+def _load_all_or_explain(spec: ModelSpec, folder: Path, device: str, precision: str) -> tuple[Any, Any, Any, Any]:
+    """_load_all, with every failure but running out of memory turned into one sentence."""
+    import torch
+
+    try:
+        return _load_all(spec, folder, device, precision)
+    except (torch.OutOfMemoryError, ModelLoadError):
+        raise
+    except Exception as exc:  # damaged files raise anything from JSON to safetensors errors
+        raise ModelLoadError(f"The model in {folder} could not be loaded: {one_line(exc)}.") from exc
 
 
 def _load_all(spec: ModelSpec, folder: Path, device: str, precision: str) -> tuple[Any, Any, Any, Any]:

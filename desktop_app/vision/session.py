@@ -108,6 +108,11 @@ class ImageSession:
 
     def generation_kwargs(self, settings: dict[str, Any], which: str = "main") -> dict[str, Any]:
         """The exact generate() arguments for this model; used by the reference path too."""
+        refused = catalog.CODE_LOADING_SETTINGS & settings.keys()
+        if refused:
+            # Checked when lookaloud.json is read; this keeps code-loading settings out of generate()
+            # whichever way a spec was built.
+            raise ValueError(f"The generation setting {min(refused)} would run code, so Lookaloud refuses it.")
         kwargs = dict(settings)
         if self.spec.kind in (catalog.BLIP2_OPT, catalog.INSTRUCTBLIP_LLM) and "eos_token_id" not in kwargs:
             # LAVIS stops OPT at a newline: otherwise it rambles on into an invented next question.

@@ -91,7 +91,13 @@ class InferenceWorker(QObject):
     def load(self, model: str, device: str, precision: str) -> None:
         """Load (or reload) the model. Runs on the worker thread; progress comes every half second."""
         from desktop_app.vision import catalog
-        from desktop_app.vision.loader import ModelLoadError, ModelNotInstalledError, load_model, model_folder
+        from desktop_app.vision.loader import (
+            ModelLoadError,
+            ModelNotInstalledError,
+            load_model,
+            model_folder,
+            one_line,
+        )
 
         self._loaded = None
         self._sessions.clear()
@@ -103,6 +109,9 @@ class InferenceWorker(QObject):
         except (catalog.UnknownModelError, ModelNotInstalledError) as exc:
             self.load_failed.emit(str(exc))
             return
+        except Exception as exc:  # noqa: BLE001 - whatever a folder holds, the app must leave "Loading"
+            self.load_failed.emit(f"The model {model} could not be read: {one_line(exc)}.")
+            return
         done = threading.Event()
         sampler = threading.Thread(target=self._report_progress, args=(Path(folder), done), daemon=True)
         sampler.start()
@@ -112,7 +121,7 @@ class InferenceWorker(QObject):
             self.load_failed.emit(str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a broken model folder must not take the app down
-            self.load_failed.emit(f"The model could not be loaded: {exc}")
+            self.load_failed.emit(f"The model could not be loaded: {one_line(exc)}.")
             return
         finally:
             done.set()
