@@ -85,7 +85,7 @@ def dev_zero_link(name: str) -> Maker:
     return make
 
 
-def dev_zero(folder: Path) -> Path:  # noqa: ARG001 - the same signature as the other makers
+def dev_zero(folder: Path) -> Path:
     return Path("/dev/zero")
 
 

@@ -13,15 +13,14 @@ size every kept picture is reduced to (the history, the pasted or dropped pictur
 from __future__ import annotations
 
 import io
-import os
-import stat
 import warnings
 from pathlib import Path
+from struct import error as struct_error
 from typing import IO
 
-from struct import error as struct_error
-
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from desktop_app.userfiles import megabytes, open_regular_file
 
 # Pictures above this many pixels are refused before decoding. Pillow warns about bombs at
 # 89.5 M pixels (and that warning is an error here), so the limit for files, pasted and dropped
@@ -45,51 +44,15 @@ def _describe_source(source: str | Path | None) -> str:
     return f"The file {Path(source).name}" if source else "The picture"
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):,.0f} megabytes"
-
-
-def open_regular_file(path: Path, limit: int, who: str, what: str = "a picture") -> IO[bytes]:
-    """`path` opened for reading if it is a regular file of at most `limit` bytes, else a
-    sentence as ValueError (PictureError for pictures). Never blocks: FIFOs, devices and
-    sockets are refused from their stat, and the file is opened non-blocking and checked again
-    through its descriptor (it may have been swapped since)."""
-    error = PictureError if what == "a picture" else ValueError
-    name = path.name or str(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise error(f"{who} does not exist.") from None
-    except OSError as exc:
-        raise error(f"{who} could not be read: {exc.strerror or exc}.") from exc
-    if stat.S_ISDIR(info.st_mode):
-        raise error(f"{name} is a folder, not {what}.")
-    if not stat.S_ISREG(info.st_mode):
-        raise error(f"{who} is not a regular file, so it is not {what}.")
-    if info.st_size > limit:
-        raise error(f"{who} is too large to open: {_megabytes(info.st_size)}, "
-                    f"and the limit is {_megabytes(limit)}.")
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise error(f"{who} could not be read: {exc.strerror or exc}.") from exc
-    again = os.fstat(fd)
-    if not stat.S_ISREG(again.st_mode) or again.st_size > limit:
-        os.close(fd)
-        raise error(f"{who} changed while it was being opened; try again.")
-    return os.fdopen(fd, "rb")
-
-
 def open_picture(data: bytes | str | Path, source: str | Path | None = None) -> Image.Image:
     """Decode a file path or bytes into an RGB picture, or raise PictureError."""
     if isinstance(data, (str, Path)):
         source = source or data
-        with open_regular_file(Path(data), MAX_FILE_BYTES, _describe_source(source)) as file:
+        with open_regular_file(Path(data), MAX_FILE_BYTES, _describe_source(source), "a picture", PictureError) as file:
             return _decode(file, _describe_source(source))
     who = _describe_source(source)
     if len(data) > MAX_FILE_BYTES:
-        raise PictureError(f"{who} is too large to open: {_megabytes(len(data))}.")
+        raise PictureError(f"{who} is too large to open: {megabytes(len(data))}.")
     return _decode(io.BytesIO(data), who)
 
 
