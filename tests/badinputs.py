@@ -9,11 +9,13 @@ here is checked in and nothing uses real disk beyond a few megabytes: the 3 GB f
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +259,24 @@ def make(makers: dict[str, Maker], name: str, folder: Path) -> Path:
 
 def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+class Hung(AssertionError):
+    """Raised by hang_guard when the guarded code has not returned in time."""
+
+
+@contextlib.contextmanager
+def hang_guard(seconds: float) -> Iterator[None]:
+    """Fail, rather than wait forever, when the block does not finish in `seconds`: a timer
+    signal interrupts even a blocking open() of a FIFO. Main thread only."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise Hung(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

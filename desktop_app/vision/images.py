@@ -44,13 +44,14 @@ def _describe_source(source: str | Path | None) -> str:
     return f"The file {Path(source).name}" if source else "The picture"
 
 
-def open_picture(data: bytes | str | Path, source: str | Path | None = None) -> Image.Image:
-    """Decode a file path or bytes into an RGB picture, or raise PictureError."""
+def open_picture(data: bytes | str | Path, source: str | Path | None = None, who: str | None = None) -> Image.Image:
+    """Decode a file path or bytes into an RGB picture, or raise PictureError. `who` names a
+    picture that has no file in the sentence ("The pasted picture")."""
     if isinstance(data, (str, Path)):
         source = source or data
         with open_regular_file(Path(data), MAX_FILE_BYTES, _describe_source(source), "a picture", PictureError) as file:
             return _decode(file, _describe_source(source))
-    who = _describe_source(source)
+    who = who or _describe_source(source)
     if len(data) > MAX_FILE_BYTES:
         raise PictureError(f"{who} is too large to open: {megabytes(len(data))}.")
     return _decode(io.BytesIO(data), who)
