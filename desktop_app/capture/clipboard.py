@@ -43,14 +43,27 @@ def picture_from_mime(mime: QMimeData | None, who: str) -> tuple[Image.Image, st
     read by load_picture(), encoded bytes by open_picture(), and raw image data is refused over
     MAX_PIXELS and shrunk to KEPT_PIXELS before it is copied. Raises PictureError (`who` says
     what the picture is when it has no file name: "The pasted picture"). GUI thread only."""
-    from desktop_app.vision.images import KEPT_PIXELS, bounded_copy, check_pixels, load_picture, open_picture
+    from desktop_app.vision.images import (
+        KEPT_PIXELS,
+        PictureError,
+        bounded_copy,
+        check_pixels,
+        load_picture,
+        open_picture,
+    )
 
     if mime is None:
         return None
-    for url in mime.urls():
+    first_error: PictureError | None = None
+    for url in mime.urls():  # the first file that is a picture: a copy may hold other files too
         if url.isLocalFile():
             path = Path(url.toLocalFile())
-            return bounded_copy(load_picture(path)), path.name
+            try:
+                return bounded_copy(load_picture(path)), path.name
+            except PictureError as exc:
+                first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
     for fmt in _ENCODED_FORMATS:
         if mime.hasFormat(fmt):
             data = bytes(mime.data(fmt).data())
