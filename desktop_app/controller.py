@@ -99,7 +99,17 @@ class Controller(QObject):
     # ---- what the user asks for -------------------------------------------------------------
 
     def describe_image(self, image: Any, source: str) -> Picture:
-        """A new picture becomes the current one and is described; replaces work not started yet."""
+        """A new picture becomes the current one and is described; replaces work not started yet.
+
+        The history keeps a bounded copy (vision.images.bounded_copy: at most what the text
+        reader works on, far more than the vision model sees), never the full screenshot: eight
+        8000 x 8000 pictures kept whole took 1.5 GB."""
+        from PIL import Image
+
+        from desktop_app.vision.images import bounded_copy
+
+        if isinstance(image, Image.Image):
+            image = bounded_copy(image)
         picture = Picture(next(self._ids), image, source)
         self.pictures.insert(0, picture)
         limit = self.settings.history_size if self.settings.keep_history else 1

@@ -16,7 +16,6 @@ import logging
 import queue
 import threading
 import time
-import wave
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,34 +110,119 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> n
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 
-def read_audio_file(path: str | Path) -> np.ndarray:
-    """A sound file as 16 kHz mono float32. PCM WAV is read directly; other formats go through
-    faster-whisper's decoder (PyAV). Raises OSError (or ValueError) when it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"There is no file called {path}.")
-    try:
-        with wave.open(str(path), "rb") as w:
-            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError):
-        from faster_whisper import decode_audio
+# Sound files: refused before reading when larger than this (about 23 minutes of CD-quality
+# stereo, hours of speech at 16 kHz), and WAVs when longer than MAX_AUDIO_SECONDS.
+MAX_AUDIO_BYTES = 256 * 1024 * 1024
+MAX_AUDIO_SECONDS = 2 * 3600
+# Rates outside these are not recordings: a rate of 0 divided by zero, a rate of 1 Hz made
+# resampling ask for 16,000 samples per sample.
+MIN_FILE_RATE, MAX_FILE_RATE = 2_000, 768_000
+_WAVE_PCM, _WAVE_FLOAT, _WAVE_EXTENSIBLE = 1, 3, 0xFFFE
 
-        try:
-            return np.asarray(decode_audio(str(path), sampling_rate=SAMPLE_RATE), dtype=np.float32)
-        except Exception as exc:  # PyAV raises many types for bad input
-            raise ValueError(f"{path.name} is not a sound file Lookaloud can read.") from exc
-    if width == 1:
+
+@dataclass(frozen=True)
+class _WavFormat:
+    tag: int
+    channels: int
+    rate: int
+    bits: int
+
+
+def read_audio_file(path: str | Path) -> np.ndarray:
+    """A sound file as 16 kHz mono float32. PCM and float WAV are read directly; other formats
+    go through faster-whisper's decoder (PyAV). Raises FileNotFoundError when there is no such
+    file and ValueError, with one sentence naming the file, when it cannot be used: not a
+    regular file, too large, not sound, or a WAV whose header does not fit its contents."""
+    from desktop_app.userfiles import open_regular_file
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"There is no file called {path}.")
+    who = f"The file {path.name or path}"
+    with open_regular_file(path, MAX_AUDIO_BYTES, who, "a sound file") as file:
+        data = file.read(MAX_AUDIO_BYTES + 1)
+    if not data:
+        raise ValueError(f"{who} is empty.")
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        fmt, raw = _wav_chunks(data, who)
+        if fmt.tag in (_WAVE_PCM, _WAVE_FLOAT):
+            return _wav_samples(fmt, raw, who)
+    return _decode_other(data, path.name or str(path))
+
+
+def _wav_chunks(data: bytes, who: str) -> tuple[_WavFormat, memoryview]:
+    """The format and the sound bytes of a RIFF WAVE file, checked against the file's length."""
+    import struct
+
+    view = memoryview(data)
+    fmt: _WavFormat | None = None
+    pos = 12
+    while pos + 8 <= len(data):
+        kind, size = bytes(view[pos:pos + 4]), struct.unpack_from("<I", data, pos + 4)[0]
+        start = pos + 8
+        if start + size > len(data):
+            if kind == b"data":
+                raise ValueError(f"{who} is cut short: it ends before the end of its sound.")
+            raise ValueError(f"{who} is damaged: a part of its header runs past the end of the file.")
+        if kind == b"fmt ":
+            if size < 16:
+                raise ValueError(f"{who} is damaged: its format header is too short.")
+            tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", data, start)
+            if tag == _WAVE_EXTENSIBLE and size >= 26:
+                tag = struct.unpack_from("<H", data, start + 24)[0]  # the sub-format's first field
+            fmt = _WavFormat(tag, channels, rate, bits)
+        elif kind == b"data":
+            if fmt is None:
+                raise ValueError(f"{who} is damaged: its sound comes before its format header.")
+            return fmt, view[start:start + size]
+        pos = start + size + (size & 1)  # chunks are padded to an even length
+    if fmt is None:
+        raise ValueError(f"{who} is damaged: it has no format header.")
+    raise ValueError(f"{who} has no sound in it.")
+
+
+def _wav_samples(fmt: _WavFormat, raw: memoryview, who: str) -> np.ndarray:
+    if fmt.channels == 0:
+        raise ValueError(f"{who} is damaged: it says it has no sound channels.")
+    if not MIN_FILE_RATE <= fmt.rate <= MAX_FILE_RATE:
+        raise ValueError(f"{who} is damaged: it says its sample rate is {fmt.rate} hertz.")
+    readable = {_WAVE_PCM: (8, 16, 24, 32), _WAVE_FLOAT: (32, 64)}[fmt.tag]
+    if fmt.bits not in readable:
+        raise ValueError(f"{who} uses {fmt.bits}-bit samples, which Lookaloud cannot read.")
+    frame = fmt.channels * fmt.bits // 8
+    if len(raw) % frame:
+        raise ValueError(f"{who} is cut short: it ends in the middle of a sample.")
+    if len(raw) // frame > MAX_AUDIO_SECONDS * fmt.rate:
+        raise ValueError(f"{who} is too long: Lookaloud transcribes at most {MAX_AUDIO_SECONDS // 3600} hours.")
+    if fmt.tag == _WAVE_FLOAT:
+        data = np.frombuffer(raw, dtype=f"<f{fmt.bits // 8}").astype(np.float32)
+    elif fmt.bits == 8:
         data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 2:
+    elif fmt.bits == 16:
         data = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-    elif width == 4:
-        data = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 2147483648.0
+    elif fmt.bits == 24:
+        triples = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        ints = triples[:, 0] | (triples[:, 1] << 8) | (triples[:, 2] << 16)
+        data = ((ints << 8) >> 8).astype(np.float32) / 8388608.0  # shift back to sign-extend
     else:
-        raise ValueError(f"{path.name} uses {8 * width}-bit samples, which Lookaloud cannot read.")
-    if channels > 1:
-        data = data.reshape(-1, channels).mean(axis=1)
-    return resample(data, rate)
+        data = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 2147483648.0
+    if fmt.channels > 1:
+        data = data.reshape(-1, fmt.channels).mean(axis=1)
+    return resample(data, fmt.rate)
+
+
+def _decode_other(data: bytes, name: str) -> np.ndarray:
+    import io
+
+    from faster_whisper import decode_audio
+
+    try:
+        audio = decode_audio(io.BytesIO(data), sampling_rate=SAMPLE_RATE)
+    except Exception as exc:  # PyAV raises many types for bad input
+        raise ValueError(f"{name} is not a sound file Lookaloud can read.") from exc
+    if len(audio) == 0:
+        raise ValueError(f"The file {name} has no sound in it.")
+    return np.asarray(audio, dtype=np.float32)
 
 
 class WavSource(AudioSource):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -188,28 +188,33 @@ class MainWindow(QMainWindow):
     def paste(self) -> None:
         from PySide6.QtWidgets import QApplication
 
-        if self.question.hasFocus() and QApplication.clipboard().mimeData().hasText() \
-                and not QApplication.clipboard().mimeData().hasImage():
+        mime = QApplication.clipboard().mimeData()
+        # Qt counts a copied file's URL as text too: a copied file is a picture, not words.
+        holds_picture = mime.hasImage() or any(url.isLocalFile() for url in mime.urls())
+        if self.question.hasFocus() and mime.hasText() and not holds_picture:
             self.question.paste()  # Ctrl+V in the question box pastes text as usual
             return
-        self.take_mime(QApplication.clipboard().mimeData(), "pasted picture")
+        self.take_mime(mime, "pasted picture")
 
     def take_mime(self, mime: QMimeData, source: str) -> bool:
-        """Use a picture from dropped or pasted data: image data, or the first picture file."""
-        if mime.hasImage():
-            from desktop_app.capture.clipboard import qimage_to_pil
+        """Use a picture from dropped or pasted data: the first picture file, or image data.
+        The same guards as opening a file; a refused picture is one sentence."""
+        from desktop_app.capture.clipboard import picture_from_mime
+        from desktop_app.vision.images import PictureError
 
-            image = QImage(mime.imageData())
-            if not image.isNull():
-                self.picture_opened.emit(qimage_to_pil(image), source)
-                return True
-        for url in mime.urls():
-            if url.isLocalFile():
-                self.open_path(url.toLocalFile())
-                return True
-        self.controller.say("There is no picture on the clipboard." if source == "pasted picture"
-                            else "That is not a picture.")
-        return False
+        try:
+            found = picture_from_mime(mime, f"The {source}")
+        except PictureError as exc:
+            self.controller.error.emit(str(exc))
+            self.controller.say(str(exc))
+            return False
+        if found is None:
+            self.controller.say("There is no picture on the clipboard." if source == "pasted picture"
+                                else "That is not a picture.")
+            return False
+        image, name = found
+        self.picture_opened.emit(image, name or source)
+        return True
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
