@@ -72,7 +72,7 @@ def _is_safe_parent(folder: Path) -> bool:
 def _make_private(folder: Path) -> bool:
     if len(str(folder / SOCKET_NAME)) > _MAX_SOCKET_PATH or not _is_safe_parent(folder.parent):
         return False
-    with contextlib.suppress(FileExistsError, OSError):
+    with contextlib.suppress(OSError):  # it exists, or cannot be made: checked below either way
         os.mkdir(folder, 0o700)  # an existing one is checked as it is: never chmod another's folder
     return _is_private(folder)
 

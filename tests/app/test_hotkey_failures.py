@@ -124,7 +124,9 @@ def test_several_failures_at_start_are_one_sentence_and_all_shown(qtbot, start_a
     assert "another program" in shown["describe-region"] and "Ctrl, Alt or Meta" in shown["ask"]
 
 
-def test_a_shortcut_fixed_in_settings_is_no_longer_shown_as_failed(qtbot, start_app, other_program) -> None:
+def test_a_shortcut_fixed_in_settings_is_no_longer_shown_as_failed(qtbot, start_app, other_program, tmp_path,
+                                                                  monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # Apply saves: not in the session's folder
     app = start_app()
     _spoken_about_shortcuts(qtbot, app)
     app.apply_settings(app.settings.update(hotkeys={**app.settings.hotkeys, "describe-region": "Ctrl+Alt+Shift+G"}))
