@@ -261,7 +261,9 @@ class LookaloudApp(QObject):
     # ---- dialogs ----------------------------------------------------------------------------
 
     def open_settings(self) -> None:
-        from desktop_app.ui.settings_dialog import edit_settings
+        """Settings, modal; Apply and OK both apply (the dialog's `applied`), Cancel keeps what
+        was applied."""
+        from desktop_app.ui.settings_dialog import SettingsDialog
 
         voices = self.speech.voices() if hasattr(self.speech, "voices") else ()
         try:
@@ -270,10 +272,14 @@ class LookaloudApp(QObject):
             microphones = [m.name for m in list_microphones()]
         except Exception:  # noqa: BLE001 - no audio library: the field stays on the default device
             microphones = []
-        new = edit_settings(self.settings, self.window, voices=voices, microphones=microphones,
-                            hotkey_failures=dict(self._hotkey_failures))
-        if new is not None:
-            self.apply_settings(new)
+        dialog = SettingsDialog(self.settings, self.window, voices=voices, microphones=microphones,
+                                hotkey_failures=dict(self._hotkey_failures))
+        dialog.applied.connect(self.apply_settings)
+        try:
+            dialog.exec()
+        finally:
+            dialog.applied.disconnect(self.apply_settings)
+            dialog.deleteLater()
 
     def open_setup(self) -> None:
         from desktop_app.ui.setup_dialog import choose_model

@@ -105,3 +105,30 @@ def test_temporary_files_left_by_a_crash_are_removed_at_the_next_start(tmp_path:
         app.wait(timeout=60)
     finally:
         instances.stop(app)
+
+
+def test_the_apply_button_with_an_unwritable_folder_applies_and_says_it_once(qtbot, make_app, unwritable_config) -> None:
+    """Apply in the real Settings dialog, which stays open: the new rate is used at once, the
+    save that failed is said once, and Cancel afterwards keeps what was applied."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+    app = make_app()
+    seen: dict[str, object] = {}
+
+    def press_apply() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or not hasattr(dialog, "rate_spin"):
+            QTimer.singleShot(50, press_apply)
+            return
+        dialog.rate_spin.setValue(260)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Apply).click()
+        seen["rate while open"] = app.settings.rate
+        seen["still open"] = dialog.isVisible()
+        dialog.reject()
+
+    QTimer.singleShot(0, press_apply)
+    app.open_settings()
+    assert seen == {"rate while open": 260, "still open": True}
+    assert app.settings.rate == 260 and app.speech.settings.rate == 260
+    assert len([m for m in app.heard if "could not save your settings" in m]) == 1
