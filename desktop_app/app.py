@@ -45,11 +45,12 @@ class LookaloudApp(QObject):
         self.tray = Tray(self.menu, self.trigger) if Tray.isSystemTrayAvailable() else None
         if self.tray:
             self.tray.show()
-        self.hotkeys = hotkeys if hotkeys is not None else self._make_hotkeys()
         self.listen_thread: Any = None
         self.listen_worker: Any = None
         self._overlay: Any = None
+        # action -> why its shortcut does not work (Settings shows it); the ones not said yet.
         self._hotkey_failures: dict[str, str] = {}
+        self._unsaid_hotkey_failures: dict[str, str] = {}
         # Where spoken questions come from; tests hand in recorded speech through the same interface.
         self.audio_source_factory: Any = None
         self.transcriber: Any = None
@@ -61,6 +62,8 @@ class LookaloudApp(QObject):
         self.window.picture_opened.connect(self.describe)
         self.window.ask_aloud_requested.connect(self.ask_aloud)
         self.window.open_settings_requested.connect(self.open_settings)
+        # After the wiring above: a shortcut that fails now is said and shown like any other.
+        self.hotkeys = hotkeys if hotkeys is not None else self._make_hotkeys()
         if self.tray is None or open_window:
             self.window.present()
         if settings.model:
@@ -258,7 +261,9 @@ class LookaloudApp(QObject):
     # ---- dialogs ----------------------------------------------------------------------------
 
     def open_settings(self) -> None:
-        from desktop_app.ui.settings_dialog import edit_settings
+        """Settings, modal; Apply and OK both apply (the dialog's `applied`), Cancel keeps what
+        was applied."""
+        from desktop_app.ui.settings_dialog import SettingsDialog
 
         voices = self.speech.voices() if hasattr(self.speech, "voices") else ()
         try:
@@ -267,10 +272,14 @@ class LookaloudApp(QObject):
             microphones = [m.name for m in list_microphones()]
         except Exception:  # noqa: BLE001 - no audio library: the field stays on the default device
             microphones = []
-        new = edit_settings(self.settings, self.window, voices=voices, microphones=microphones,
-                            hotkey_failures=dict(self._hotkey_failures))
-        if new is not None:
-            self.apply_settings(new)
+        dialog = SettingsDialog(self.settings, self.window, voices=voices, microphones=microphones,
+                                hotkey_failures=dict(self._hotkey_failures))
+        dialog.applied.connect(self.apply_settings)
+        try:
+            dialog.exec()
+        finally:
+            dialog.applied.disconnect(self.apply_settings)
+            dialog.deleteLater()
 
     def open_setup(self) -> None:
         from desktop_app.ui.setup_dialog import choose_model
@@ -282,12 +291,19 @@ class LookaloudApp(QObject):
             self.controller.say("No model is set up yet. Open Settings with Control comma to choose one when you are ready.")
 
     def apply_settings(self, new: settings_store.Settings) -> None:
+        """Use `new` from now on and save it; a save that fails is said, and the rest still happens."""
         old, self.settings = self.settings, new
         self.controller.settings = new
-        settings_store.save(new)
+        try:
+            settings_store.save(new)
+        except settings_store.SettingsError as exc:
+            self._play("ERROR")
+            self.controller.say(str(exc))
         if hasattr(self.speech, "apply"):
             self.speech.apply(self._speech_settings())
         if new.hotkeys != old.hotkeys and self.hotkeys is not None and hasattr(self.hotkeys, "apply"):
+            self._hotkey_failures.clear()  # the new combinations report their own failures
+            self._unsaid_hotkey_failures.clear()
             self.hotkeys.apply(new.hotkeys)
         if (new.model, new.device, new.precision) != (old.model, old.device, old.precision) and new.model:
             self.controller.load_model()
@@ -333,8 +349,17 @@ class LookaloudApp(QObject):
             self._play("DONE")
 
     def _on_hotkey_failed(self, action: str, message: str) -> None:
+        """Failures come one by one (all of them at start); they are said together, once."""
         self._hotkey_failures[action] = message
-        self.controller.say(f"{message} Open Settings from the Lookaloud menu to choose another.")
+        if not self._unsaid_hotkey_failures:
+            QTimer.singleShot(0, self._say_hotkey_failures)
+        self._unsaid_hotkey_failures[action] = message
+
+    def _say_hotkey_failures(self) -> None:
+        failures, self._unsaid_hotkey_failures = self._unsaid_hotkey_failures, {}
+        if failures:
+            self._play("ERROR")
+            self.controller.say(hotkey_failure_sentence(failures, self.settings.hotkeys))
 
     def quit(self) -> None:
         self.qapp.quit()
@@ -352,28 +377,92 @@ class LookaloudApp(QObject):
         self.garbage.stop()
 
 
+def hotkey_failure_sentence(failures: dict[str, str], hotkeys: dict[str, str]) -> str:
+    """One sentence for shortcuts that do not work (action -> the backend's message), naming
+    each action and its key; Settings shows the full messages."""
+    from desktop_app.hotkeys.base import ACTION_LABELS, InvalidCombo, busy_message, format_combo, parse_combo
+
+    def label(action: str) -> str:
+        return ACTION_LABELS[Action(action)] if action in Action._value2member_map_ else action
+
+    def combo(action: str) -> str:
+        text = hotkeys.get(action, "")
+        try:
+            return format_combo(parse_combo(text))
+        except InvalidCombo:
+            return text
+
+    if len(failures) > 1:
+        names = [f"{combo(a)} for {label(a)}" for a in failures]
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        return f"The shortcuts {listed} do not work; Settings says why and lets you choose others."
+    (action, message), = failures.items()
+    if message == busy_message(action, combo(action)):
+        return f"The shortcut {combo(action)} for {label(action)} is already used by another program; choose another one in Settings."
+    reason = message.split(". ")[0].rstrip(".")
+    first, _, rest = reason.partition(" ")
+    if first in ("A", "An", "The"):
+        reason = f"{first.lower()} {rest}"
+    return f"The shortcut {combo(action)} for {label(action)} cannot be used: {reason}; choose another one in Settings."
+
+
+# How long a second `lookaloud` waits for the first, which holds the lock, to answer: it
+# answers once its event loop runs, after the libraries are loaded.
+HANDOVER_WAIT_S = 30.0
+
+
+def _claim_instance() -> tuple[Any, Any, str | None] | None:
+    """Become the one running Lookaloud: (lock, server, a sentence to say or None); None when
+    another one runs (it was asked to show its window)."""
+    import time
+
+    from desktop_app import ipc
+
+    try:
+        folder = ipc.runtime_folder()
+        lock = ipc.InstanceLock(folder)
+        deadline = time.monotonic() + HANDOVER_WAIT_S
+        while not lock.acquire():
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms > 0 and ipc.send("show", timeout_ms=left_ms) is not None:
+                print("Lookaloud is already running; its window has been opened.")
+                return None
+            if time.monotonic() > deadline:
+                print("Lookaloud is already running.")
+                return None
+            time.sleep(0.1)  # the one holding the lock has not started listening yet
+    except ipc.RuntimeFolderError as exc:
+        return None, None, str(exc)  # runs on its own rather than not at all
+    server = ipc.InstanceServer(ipc.server_name(folder))
+    if not server.listen():
+        return lock, None, "Lookaloud could not listen for lookaloud trigger, so desktop shortcuts cannot reach it."
+    return lock, server, None
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Start the app, or hand over to the one already running."""
-    from desktop_app.ipc import InstanceServer, send
     from desktop_app.vision.loader import default_threads
 
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     qapp.setApplicationName("Lookaloud")
     qapp.setApplicationDisplayName("Lookaloud")
     qapp.setQuitOnLastWindowClosed(False)
-    server = InstanceServer()
-    if not server.listen():
-        send("show")
-        print("Lookaloud is already running; its window has been opened.")
+    claim = _claim_instance()
+    if claim is None:
         return 0
+    lock, server, problem = claim
+    settings_store.remove_leftovers()  # only the instance saves settings, so only it cleans up
     default_threads()
     settings = settings_store.load()
     if args.model:
         settings = settings.update(model=args.model)
     app = LookaloudApp(qapp, settings, open_window=not args.no_window)
-    valid = {a.value for a in Action} | {"show", "settings", "quit"}
-    server.accept = lambda message: message in valid
-    server.received.connect(app.trigger)
+    if problem:
+        app.controller.say(problem)
+    if server is not None:
+        valid = {a.value for a in Action} | {"show", "settings", "quit"}
+        server.accept = lambda message: message in valid
+        server.received.connect(app.trigger)
     # Ctrl+C in a terminal quits cleanly: Python only sees signals while Qt lets it run.
     signal.signal(signal.SIGINT, lambda *_: qapp.quit())
     timer = QTimer()
@@ -383,4 +472,7 @@ def run_app(args: argparse.Namespace) -> int:
         return qapp.exec()
     finally:
         app.shutdown()
-        server.close()
+        if server is not None:
+            server.close()
+        if lock is not None:
+            lock.release()

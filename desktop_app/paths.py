@@ -6,6 +6,9 @@ point XDG_* elsewhere get their own folders.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -33,9 +36,17 @@ def cache_dir() -> Path:
 
 
 def runtime_dir() -> Path:
-    """A private per-user folder for sockets; falls back to the cache folder."""
+    """Where this user's session keeps the app's socket and lock: $XDG_RUNTIME_DIR/lookaloud
+    where XDG_RUNTIME_DIR is set, else the platform's per-user runtime folder; the cache
+    folder where the platform has none. A location only: desktop_app.ipc checks that it is
+    private before it uses it, and falls back to a private folder of its own."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "").strip()
+    if xdg and sys.platform != "win32":
+        return Path(xdg) / APP_NAME
     try:
-        return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # recent platformdirs warn about a missing XDG_RUNTIME_DIR
+            return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
     except Exception:  # noqa: BLE001 - some platforms have no runtime dir
         return cache_dir()
 

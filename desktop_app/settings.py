@@ -7,6 +7,7 @@ fall back to the defaults, so a hand-edited file can never stop Lookaloud from s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -99,11 +100,40 @@ def load(path: Path | None = None) -> Settings:
     return replace(defaults, **values)
 
 
+class SettingsError(OSError):
+    """The settings could not be saved. str(error) is one sentence to say."""
+
+
+TEMPORARY_PREFIX = ".settings-"
+
+
 def save(settings: Settings, path: Path | None = None) -> None:
-    """Write atomically: a crash mid-write leaves the old file, never half a file."""
+    """Write atomically: a crash mid-write leaves the old file, never half a file. Raises
+    SettingsError where the folder cannot be written; the old file and nothing else stays."""
     path = path or settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(asdict(settings), f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(asdict(settings), f, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        reason = exc.strerror.lower() if exc.strerror else "it cannot be written"
+        raise SettingsError(
+            f"Lookaloud could not save your settings in {path.parent} ({reason}), "
+            "so your changes last only until Lookaloud closes."
+        ) from exc
+
+
+def remove_leftovers(folder: Path | None = None) -> None:
+    """Remove temporary files a crash left in the middle of save(). Only the running
+    instance saves, so call it once that instance holds its lock."""
+    folder = folder or settings_path().parent
+    with contextlib.suppress(OSError):
+        for leftover in folder.glob(TEMPORARY_PREFIX + "*.json"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()

@@ -155,8 +155,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
         self.tabs.tabBar().setFocus()
-        for action, message in (hotkey_failures or {}).items():
-            self.show_hotkey_failure(action, message)
+        if hotkey_failures:
+            self.show_hotkey_failures(hotkey_failures)
 
     # -- tabs ----------------------------------------------------------------------------------
 
@@ -323,13 +323,20 @@ class SettingsDialog(QDialog):
     def show_hotkey_failure(self, action: str, message: str) -> None:
         """Show why a shortcut could not be registered and put focus on its field, so the
         user can type another one."""
-        self.hotkey_message.setText(message)
+        self.show_hotkey_failures({action: message})
+
+    def show_hotkey_failures(self, failures: Mapping[str, str]) -> None:
+        """Show why each of these shortcuts (action -> message) could not be registered, each
+        on its own field, and all of them above the fields; focus goes to the first field."""
+        text = " ".join(failures.values())
+        self.hotkey_message.setText(text)
         self.hotkey_message.setVisible(True)
-        edit = self.hotkey_fields.get(action)
-        if edit is not None:
+        edits = [(self.hotkey_fields[a], m) for a in self.hotkey_fields if (m := failures.get(a))]
+        for edit, message in edits:
             edit.setAccessibleDescription(message)
-            self._focus(edit)
-        self._say(message)
+        if edits:
+            self._focus(edits[0][0])
+        self._say(text)
 
     @Slot()
     def on_restore_clicked(self) -> None:

@@ -5,7 +5,7 @@ with its own settings, and look at it the way a screen reader does.
   starts, or Qt never sends announcements.
 - `Agent` drives tests/a11y/atspi_agent.py under Debian's /usr/bin/python3 (pyatspi).
 - `launch_app()` writes settings.json in a private XDG_CONFIG_HOME and starts the app; its
-  single-instance socket goes to a private TMPDIR so parallel test runs never meet.
+  single-instance lock and socket go to a private XDG_RUNTIME_DIR so parallel test runs never meet.
 - `keys()` / `type_text()` press real keys with xdotool (XTEST), as a keyboard user would.
 
 Run by hand to get a running app to poke at:  python -m tests.a11y.launcher MODEL_FOLDER
@@ -141,7 +141,9 @@ def launch_app(home: Path, bus_address: str, settings: dict[str, Any], *args: st
     (config / "lookaloud").mkdir(parents=True, exist_ok=True)
     (config / "lookaloud" / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
     (home / "tmp").mkdir(exist_ok=True)
+    (home / "runtime").mkdir(mode=0o700, exist_ok=True)
     env = {**os.environ, "XDG_CONFIG_HOME": str(config), "TMPDIR": str(home / "tmp"), "HOME": str(home),
+           "XDG_RUNTIME_DIR": str(home / "runtime"),
            "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "AT_SPI_BUS_ADDRESS": bus_address,
            # No sound device: Lookaloud's own voice cannot play, so (as for a user whose sound is
            # broken) everything it says reaches the screen reader as AT-SPI announcements.
