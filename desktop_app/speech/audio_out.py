@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 import wave
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -447,6 +448,14 @@ _folder_lock = threading.Lock()
 _swept = False
 
 
+def _runtime_dir() -> Path:
+    # platformdirs warns on stderr where XDG_RUNTIME_DIR is unset (an ssh session): a line
+    # `lookaloud describe --speak` must not print just because it looked for old sound folders.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return paths.runtime_dir()
+
+
 def _owned_by_us(info: os.stat_result) -> bool:
     return stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
 
@@ -463,7 +472,7 @@ def _make_private(path: Path) -> None:
 def _create_folder() -> SoundFolder:
     pid = os.getpid()
     try:
-        base = paths.runtime_dir()
+        base = _runtime_dir()
         base.mkdir(exist_ok=True, mode=0o700)  # its parent is the system's per-user folder
         if not _owned_by_us(os.lstat(base)):
             raise OSError(f"{base} is not this user's folder.")
@@ -526,7 +535,7 @@ def remove_leftovers() -> None:
     _swept = True
     places: list[tuple[Path, tuple[re.Pattern[str], ...]]] = [
         (Path(tempfile.gettempdir()), (_TMP_FOLDER, _OLD_TMP_FOLDER)),
-        (paths.runtime_dir(), (_FOLDER,)),
+        (_runtime_dir(), (_FOLDER,)),
     ]
     for place, patterns in places:
         try:
