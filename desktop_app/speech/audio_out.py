@@ -1,28 +1,115 @@
-"""Audio playback for Lookaloud's own voice and earcons: one small interface, killable players.
+"""Audio playback for Lookaloud's own voice and earcons: sounds in memory, killable players.
 
-Owns: the `AudioOut` interface (start a WAV, get a `Playback` that can be waited on or stopped
+Owns: `Sound` (mono 16-bit samples in memory: what the synthesizers make and the earcons are),
+the `AudioOut` interface (start a sound, get a `Playback` that can be waited on or stopped
 from any thread), the real players (a child-process player such as paplay/pw-play/aplay/afplay,
 and winsound on Windows), `NullAudioOut` (paced like real audio, records what it was given, for
-tests and for machines with no sound), and `default_audio_out()` which picks one.
+tests and for machines with no sound), `default_audio_out()` which picks one, and the one
+private folder for the rare sound that has to be a file (`sound_folder()`).
 
 Why child processes: pyttsx3's own Linux playback runs aplay synchronously and cannot be cut
-short. Playing each synthesized WAV in a player process of our own means stop() is a kill,
-which ends the sound at once, even in the middle of a sentence. Qt-free.
+short. Playing each sound in a player process of our own means stop() is a kill, which ends
+the sound at once, even in the middle of a sentence.
+
+Why in memory: a spoken sentence is a description of the user's screen. Players that read
+standard input (aplay, paplay) are fed the WAV through a pipe, so nothing is written to disk.
+A player that only takes a file name (afplay, winsound, an unknown LOOKALOUD_AUDIO_PLAYER)
+gets a file in the private folder: one per process, mode 0700, inside the user's runtime
+folder; each file is deleted as soon as it has played, the folder at exit, and the folders
+of crashed runs (and the $TMPDIR folders of versions before this one) at the next start.
+Qt-free.
 """
 
 from __future__ import annotations
 
+import atexit
+import io
+import itertools
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 import wave
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from desktop_app import paths
+
+
+@dataclass(frozen=True, eq=False)
+class Sound:
+    """A sound in memory: mono int16 samples and their rate."""
+
+    samples: np.ndarray
+    rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / float(self.rate)
+
+    def wav_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as f:
+            f.setnchannels(1)
+            f.setsampwidth(2)
+            f.setframerate(self.rate)
+            f.writeframes(np.asarray(self.samples, dtype="<i2").tobytes())
+        return buffer.getvalue()
+
+    @classmethod
+    def from_wav_bytes(cls, data: bytes) -> Sound:
+        """Parses a 16-bit PCM WAV, also one streamed to a pipe (espeak-ng --stdout writes
+        placeholder sizes there, which Python's wave module would take at their word)."""
+        if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+            raise ValueError("This is not a WAV sound.")
+        pos, fmt, pcm = 12, None, None
+        while pos + 8 <= len(data) and pcm is None:
+            kind, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+            body = data[pos + 8 : pos + 8 + size]  # a placeholder size runs to the end
+            if kind == b"fmt ":
+                fmt = body
+            elif kind == b"data":
+                pcm = body
+            pos += 8 + size + (size & 1)
+        if fmt is None or pcm is None:
+            raise ValueError("This WAV sound has no audio in it.")
+        channels = int.from_bytes(fmt[2:4], "little")
+        rate = int.from_bytes(fmt[4:8], "little")
+        width = int.from_bytes(fmt[14:16], "little") // 8
+        if int.from_bytes(fmt[0:2], "little") != 1 or width != 2 or channels < 1:
+            raise ValueError("This WAV sound is not 16-bit PCM.")
+        usable = len(pcm) - len(pcm) % (2 * channels)
+        return cls(_mono(np.frombuffer(pcm[:usable], dtype="<i2"), channels), rate)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Sound:
+        samples, rate = read_wav(path)
+        return cls(samples, rate)
+
+    def scaled(self, volume: float) -> Sound:
+        """This sound at `volume` (0..1); players have no common volume option."""
+        volume = min(max(volume, 0.0), 1.0)
+        if volume == 1.0:
+            return self
+        return Sound(np.round(self.samples.astype(np.float32) * volume).astype(np.int16), self.rate)
+
+
+def _mono(samples: np.ndarray, channels: int) -> np.ndarray:
+    if channels > 1:
+        return samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    return samples
+
+
+SoundSource = Sound | Path
 
 
 class Playback(ABC):
@@ -43,13 +130,13 @@ class Playback(ABC):
 
 
 class AudioOut(ABC):
-    """Somewhere WAV files can be played. start() never waits for the sound to end."""
+    """Somewhere sounds can be played. start() never waits for the sound to end."""
 
     name: str = "audio"
 
     @abstractmethod
-    def start(self, wav: Path) -> Playback:
-        """Start playing a WAV file; returns at once. Callable from any thread."""
+    def start(self, sound: SoundSource) -> Playback:
+        """Start playing a sound in memory or a WAV file; returns at once. Any thread."""
 
     def available(self) -> bool:
         return True
@@ -60,15 +147,49 @@ class AudioOut(ABC):
 
 
 class _ProcessPlayback(Playback):
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    """A player process; `feed` (bytes for its stdin) and `release` (a file to delete once it
+    has ended) are handled on a small thread of their own, so start() returns at once."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], feed: bytes | None = None, release: Callable[[], None] | None = None
+    ) -> None:
         self._proc = proc
         self._stopped = False
+        self._feed_failed = False
+        self._ended = threading.Event()
+        self._feed, self._release = feed, release
+        if feed is None and release is None:
+            self._thread: threading.Thread | None = None
+        else:
+            self._thread = threading.Thread(target=self._run, name="audio-player", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            if self._feed is not None and self._proc.stdin is not None:
+                try:
+                    self._proc.stdin.write(self._feed)
+                except OSError:  # the player died or was stopped: the pipe is broken
+                    self._feed_failed = not self._stopped
+                finally:
+                    try:
+                        self._proc.stdin.close()
+                    except OSError:
+                        pass
+                self._feed = None
+            self._proc.wait()
+        finally:
+            if self._release is not None:
+                self._release()  # the sound is over: its file goes at once
+            self._ended.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         try:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return False
+        if self._thread is not None:
+            self._ended.wait()  # only the file's deletion or the pipe's close is left
         return True
 
     def stop(self) -> None:
@@ -77,36 +198,61 @@ class _ProcessPlayback(Playback):
             # SIGKILL, not SIGTERM: some players drain their buffer on TERM, which the user hears.
             self._proc.kill()
         self._proc.wait()
+        if self._thread is not None:
+            self._ended.wait()
 
     @property
     def ok(self) -> bool:
-        return self._stopped or self._proc.returncode == 0
+        return self._stopped or (self._proc.returncode == 0 and not self._feed_failed)
 
     @property
     def pid(self) -> int:
         return self._proc.pid
 
 
-class CommandAudioOut(AudioOut):
-    """Plays each WAV with a command-line player, e.g. ["paplay"] or ["aplay", "-q", "-D", "null"]."""
+# Players known to read a WAV from standard input when given no file name.
+_READS_STDIN = {"aplay", "paplay"}
 
-    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+
+class CommandAudioOut(AudioOut):
+    """Plays each sound with a command-line player, e.g. ["paplay"] or ["aplay", "-q", "-D", "null"].
+
+    A sound in memory goes to the player's standard input when it reads one (`stdin`; by
+    default for aplay and paplay), else to a file in the private sound folder that is deleted
+    as soon as it has played.
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None, *, stdin: bool | None = None) -> None:
         self.command = list(command)
         self.env = env  # extra environment for the player, e.g. {"PULSE_SERVER": ...}
         self.name = " ".join(self.command)
+        self.stdin = Path(self.command[0]).name in _READS_STDIN if stdin is None else stdin
 
     def available(self) -> bool:
         return shutil.which(self.command[0]) is not None
 
-    def start(self, wav: Path) -> Playback:
-        proc = subprocess.Popen(
-            [*self.command, str(wav)],
-            stdin=subprocess.DEVNULL,
+    def _popen(self, args: list[str], stdin: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*self.command, *args],
+            stdin=stdin,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, **self.env} if self.env else None,
         )
-        return _ProcessPlayback(proc)
+
+    def start(self, sound: SoundSource) -> Playback:
+        if isinstance(sound, Path):
+            return _ProcessPlayback(self._popen([str(sound)], subprocess.DEVNULL))
+        if self.stdin:
+            return _ProcessPlayback(self._popen([], subprocess.PIPE), feed=sound.wav_bytes())
+        folder = sound_folder()
+        path = folder.write(sound)
+        try:
+            proc = self._popen([str(path)], subprocess.DEVNULL)
+        except BaseException:
+            folder.release(path)
+            raise
+        return _ProcessPlayback(proc, release=lambda: folder.release(path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,18 +262,27 @@ class CommandAudioOut(AudioOut):
 class _TimedPlayback(Playback):
     """A sound whose end is its known duration: for players that cannot report the end."""
 
-    def __init__(self, duration: float) -> None:
+    def __init__(self, duration: float, on_end: Callable[[], None] | None = None) -> None:
         self._done = threading.Event()
-        self._timer = threading.Timer(duration, self._done.set)
+        self._on_end = on_end
+        self._end_lock = threading.Lock()
+        self._timer = threading.Timer(duration, self._end)
         self._timer.daemon = True
         self._timer.start()
+
+    def _end(self) -> None:
+        with self._end_lock:
+            on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            on_end()
+        self._done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
     def stop(self) -> None:
         self._timer.cancel()
-        self._done.set()
+        self._end()
 
     @property
     def ok(self) -> bool:
@@ -139,9 +294,9 @@ class _TimedPlayback(Playback):
 
 
 class _WinsoundPlayback(_TimedPlayback):
-    def __init__(self, winsound: object, duration: float) -> None:
+    def __init__(self, winsound: object, duration: float, on_end: Callable[[], None] | None = None) -> None:
         self._winsound = winsound
-        super().__init__(duration)  # winsound cannot report the end of a sound
+        super().__init__(duration, on_end)  # winsound cannot report the end of a sound
 
     def stop(self) -> None:
         self._winsound.PlaySound(None, self._winsound.SND_PURGE)  # type: ignore[attr-defined]
@@ -149,7 +304,11 @@ class _WinsoundPlayback(_TimedPlayback):
 
 
 class WinsoundAudioOut(AudioOut):
-    """Windows playback through the standard library's winsound (one sound at a time)."""
+    """Windows playback through the standard library's winsound (one sound at a time).
+
+    winsound cannot play from memory asynchronously, so a sound in memory becomes a file in
+    the private sound folder for as long as it plays.
+    """
 
     name = "winsound"
 
@@ -160,10 +319,19 @@ class WinsoundAudioOut(AudioOut):
             winsound = _winsound
         self._winsound = winsound
 
-    def start(self, wav: Path) -> Playback:
+    def start(self, sound: SoundSource) -> Playback:
         flags = self._winsound.SND_FILENAME | self._winsound.SND_ASYNC  # type: ignore[attr-defined]
-        self._winsound.PlaySound(str(wav), flags)  # type: ignore[attr-defined]
-        return _WinsoundPlayback(self._winsound, wav_duration(wav))
+        if isinstance(sound, Path):
+            self._winsound.PlaySound(str(sound), flags)  # type: ignore[attr-defined]
+            return _WinsoundPlayback(self._winsound, wav_duration(sound))
+        folder = sound_folder()
+        path = folder.write(sound)
+        try:
+            self._winsound.PlaySound(str(path), flags)  # type: ignore[attr-defined]
+        except BaseException:
+            folder.release(path)
+            raise
+        return _WinsoundPlayback(self._winsound, sound.duration, on_end=lambda: folder.release(path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +341,7 @@ class WinsoundAudioOut(AudioOut):
 class NullAudioOut(AudioOut):
     """Plays nothing, taking as long as the sound lasts (or no time when paced=False).
 
-    `played` keeps the samples of every WAV it was given, in order, so tests can check what
+    `played` keeps the samples of every sound it was given, in order, so tests can check what
     would have been heard; `keep=False` turns that off for long-running use.
     """
 
@@ -185,8 +353,8 @@ class NullAudioOut(AudioOut):
         self.played: list[tuple[np.ndarray, int]] = []
         self._lock = threading.Lock()
 
-    def start(self, wav: Path) -> Playback:
-        samples, rate = read_wav(wav)
+    def start(self, sound: SoundSource) -> Playback:
+        samples, rate = read_wav(sound) if isinstance(sound, Path) else (sound.samples, sound.rate)
         if self.keep:
             with self._lock:
                 self.played.append((samples, rate))
@@ -194,7 +362,7 @@ class NullAudioOut(AudioOut):
 
 
 # ---------------------------------------------------------------------------------------------
-# WAV helpers shared by the speaker and the earcons
+# WAV helpers
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -204,10 +372,7 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         data = f.readframes(f.getnframes())
     if width != 2:
         raise ValueError(f"{path} is not a 16-bit WAV file.")
-    samples = np.frombuffer(data, dtype="<i2")
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
-    return samples, rate
+    return _mono(np.frombuffer(data, dtype="<i2"), channels), rate
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
@@ -223,14 +388,172 @@ def wav_duration(path: Path) -> float:
         return f.getnframes() / float(f.getframerate())
 
 
-def scaled_copy(src: Path, volume: float, folder: Path) -> Path:
-    """A copy of `src` at `volume` (0..1) in `folder`; players have no common volume option."""
-    volume = min(max(volume, 0.0), 1.0)
-    dst = folder / f"{src.stem}-{round(volume * 100):03d}.wav"
-    if not dst.exists():
-        samples, rate = read_wav(src)
-        write_wav(dst, np.round(samples.astype(np.float32) * volume).astype(np.int16), rate)
-    return dst
+# ---------------------------------------------------------------------------------------------
+# The one private folder for sounds that must be files
+
+
+_FOLDER = re.compile(r"^audio-(\d+)$")  # ours, inside paths.runtime_dir()
+# In $TMPDIR: ours where the runtime folder cannot be used, and those made by the versions
+# before this one (tempfile.mkdtemp with these prefixes; never removed).
+_TMP_FOLDER = re.compile(r"^lookaloud-audio-(\d+)-[^/]+$")
+_OLD_TMP_FOLDER = re.compile(r"^lookaloud-(?:speech|earcons)-[a-z0-9_]{8}$")
+
+
+class SoundFolder:
+    """One private folder (0700) for this process's sound files. Any thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._in_use: set[Path] = set()
+        self._names = itertools.count()
+
+    def write(self, sound: Sound, suffix: str = ".wav") -> Path:
+        """A new file holding `sound`, readable by this user only; release() it once played."""
+        return self.new_file(suffix, sound.wav_bytes())
+
+    def new_file(self, suffix: str, data: bytes = b"") -> Path:
+        """A new private file (for a synthesizer that can only write one); release() it after."""
+        with self._lock:
+            path = self.path / f"sound-{next(self._names)}{suffix}"
+            self._in_use.add(path)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except BaseException:
+            self.release(path)
+            raise
+        return path
+
+    def release(self, path: Path) -> None:
+        """Delete a file once its sound has played (or could not be)."""
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # Windows may still hold it for a moment; the folder goes at exit
+        with self._lock:
+            self._in_use.discard(path)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._in_use
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+_folder: SoundFolder | None = None
+_folder_lock = threading.Lock()
+_swept = False
+
+
+def _runtime_dir() -> Path:
+    # platformdirs warns on stderr where XDG_RUNTIME_DIR is unset (an ssh session): a line
+    # `lookaloud describe --speak` must not print just because it looked for old sound folders.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return paths.runtime_dir()
+
+
+def _owned_by_us(info: os.stat_result) -> bool:
+    return stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
+
+
+def _make_private(path: Path) -> None:
+    """Make `path` a new folder only this user can enter, or raise OSError."""
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; this is not
+    info = os.lstat(path)
+    if not _owned_by_us(info) or (os.name == "posix" and stat.S_IMODE(info.st_mode) != 0o700):
+        raise OSError(f"{path} could not be made private.")
+
+
+def _create_folder() -> SoundFolder:
+    pid = os.getpid()
+    try:
+        base = _runtime_dir()
+        base.mkdir(exist_ok=True, mode=0o700)  # its parent is the system's per-user folder
+        if not _owned_by_us(os.lstat(base)):
+            raise OSError(f"{base} is not this user's folder.")
+        path = base / f"audio-{pid}"
+        if os.path.lexists(path):
+            _remove_entry(path)  # left by an earlier process with our pid, so one that has ended
+        _make_private(path)
+    except OSError:
+        # No usable runtime folder: a private one (mkdtemp makes it 0700) in $TMPDIR, found
+        # by its name at the next start.
+        path = Path(tempfile.mkdtemp(prefix=f"lookaloud-audio-{pid}-"))
+    return SoundFolder(path)
+
+
+def sound_folder() -> SoundFolder:
+    """This process's private sound folder, made on first use and removed at exit."""
+    global _folder
+    with _folder_lock:
+        if _folder is None or not _folder.path.is_dir():
+            remove_leftovers()
+            _folder = _create_folder()
+            atexit.register(_remove_at_exit, _folder)
+        return _folder
+
+
+def _remove_at_exit(folder: SoundFolder) -> None:
+    folder.remove()
+
+
+def release_sound_folder() -> None:
+    """Remove this process's sound folder unless a sound in it is still playing (at shutdown;
+    the next sound that needs a file makes a new one)."""
+    global _folder
+    with _folder_lock:
+        if _folder is not None and _folder.idle():
+            _folder.remove()
+            _folder = None
+
+
+def _remove_entry(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    import psutil
+
+    return pid == os.getpid() or psutil.pid_exists(pid)
+
+
+def remove_leftovers() -> None:
+    """Remove the sound folders of Lookaloud runs that ended without cleaning up (a crash, a
+    kill) and those of earlier versions in $TMPDIR: only this user's, only ours by name, and
+    never one whose process still runs. Once per process; called at start."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    places: list[tuple[Path, tuple[re.Pattern[str], ...]]] = [
+        (Path(tempfile.gettempdir()), (_TMP_FOLDER, _OLD_TMP_FOLDER)),
+        (_runtime_dir(), (_FOLDER,)),
+    ]
+    for place, patterns in places:
+        try:
+            entries = list(os.scandir(place))
+        except OSError:
+            continue
+        for entry in entries:
+            match = next((m for m in (p.match(entry.name) for p in patterns) if m), None)
+            if match is None:
+                continue
+            try:
+                if not _owned_by_us(os.lstat(entry.path)):
+                    continue  # another user's, or a link someone planted: not ours to touch
+            except OSError:
+                continue
+            if match.groups() and _process_alive(int(match.group(1))):
+                continue  # a Lookaloud that is running (the app while the CLI speaks)
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _sound_server_running() -> bool:
@@ -263,8 +586,3 @@ def default_audio_out() -> AudioOut:
         if out.available():
             return out
     return NullAudioOut(keep=False)
-
-
-def temp_folder(prefix: str) -> Path:
-    """A private temporary folder for synthesized speech and scaled earcons."""
-    return Path(tempfile.mkdtemp(prefix=prefix))

@@ -4,7 +4,8 @@ Owns the choice of outputs from plain settings values (mode "voice" | "screen_re
 "both", voice, rate, volume, earcons on/off and volume), the fallback chain (own voice ->
 screen reader -> silence, or the other way round), the one-time "no screen reader" notice, the
 "no speech engine installed" status, earcons and the working ticker; and `speak_and_wait()`
-for `lookaloud describe --speak`.
+for `lookaloud describe --speak`. Its start removes the sound folders crashed runs left and its
+close() the process's own (desktop_app.speech.audio_out: no sound file outlives the app).
 
 Every method returns at once and may be called from any thread (speech runs on the speakers'
 own threads), except close() and speak_and_wait(), which wait. Qt-free: the Qt announcement
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from desktop_app.speech.audio_out import AudioOut, default_audio_out
+from desktop_app.speech.audio_out import AudioOut, default_audio_out, release_sound_folder, remove_leftovers
 from desktop_app.speech.earcons import Earcon, EarconPlayer, WorkingTicker
 from desktop_app.speech.screenreader import (
     Announce,
@@ -88,6 +89,7 @@ class SpeechOutput:
         own_voice: Callable[[], Speaker | None] | None = None,
         reader_speaker: Callable[[ScreenReaderKind], Speaker | None] | None = None,
     ) -> None:
+        remove_leftovers()  # sound files of a crashed earlier run go at the next start
         self.settings = settings or SpeechSettings()
         self.audio_out = audio_out or default_audio_out()
         self.announce = announce
@@ -224,6 +226,7 @@ class SpeechOutput:
         }.values():
             speaker.stop()
             speaker.close()
+        release_sound_folder()  # also at exit (atexit), for a shutdown that never gets here
 
 
 def speak_and_wait(

@@ -5,10 +5,13 @@ Owns:
 - `Speaker`: speak(text, priority) never blocks; stop() interrupts at once from any thread.
 - `QueuedSpeaker`: the owner thread, the priority queue and sentence-by-sentence delivery that
   every real speaker shares (the own voice and the screen readers in screenreader.py).
-- `OwnVoiceSpeaker`: the own voice. A `Synthesizer` only writes each sentence to a WAV file,
-  on the speaker's owner thread (the espeak-ng program on Linux; pyttsx3 with SAPI 5 on
-  Windows and NSSpeechSynthesizer on macOS, created and run on that one thread); an `AudioOut`
-  player plays it, so stop() is a kill of that player and takes milliseconds.
+- `OwnVoiceSpeaker`: the own voice. A `Synthesizer` only turns each sentence into a sound,
+  on the speaker's owner thread (the espeak-ng program on Linux, whose WAV comes back through
+  a pipe; pyttsx3 with SAPI 5 on Windows and NSSpeechSynthesizer on macOS, created and run on
+  that one thread, which can only write a file: one in the private sound folder, read back
+  and deleted at once where it is a plain WAV); an `AudioOut` player plays it, so stop() is a
+  kill of that player and takes milliseconds. A sentence is a description of the user's
+  screen: no sound of it is left on disk.
 - `SilentSpeaker`: the end of the fallback chain (NVDA's synthDrivers/silence.py).
 - `split_sentences()` for long text.
 
@@ -20,13 +23,13 @@ from __future__ import annotations
 
 import enum
 import importlib
-import itertools
 import logging
 import re
 import shutil
 import subprocess
 import sys
 import threading
+import wave
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from desktop_app.speech.audio_out import AudioOut, Playback, default_audio_out, temp_folder
+from desktop_app.speech.audio_out import AudioOut, Playback, Sound, default_audio_out, sound_folder
 
 
 class Priority(enum.IntEnum):
@@ -310,11 +313,15 @@ class QueuedSpeaker(Speaker):
 
 
 # ---------------------------------------------------------------------------------------------
-# Synthesizers: text -> WAV file, on the speaker's owner thread
+# Synthesizers: text -> sound, on the speaker's owner thread
 
 
 class Synthesizer(ABC):
-    """Turns one sentence into a sound file. Called only on the owning speaker's thread."""
+    """Turns one sentence into a sound. Called only on the owning speaker's thread.
+
+    synthesize() returns a `Sound` in memory, or, where the engine's file cannot be read here
+    (macOS AIFF, an unusual SAPI format), the path of a file in the private sound folder
+    (desktop_app.speech.audio_out.sound_folder), which the caller releases once played."""
 
     name = "synthesizer"
     suffix = ".wav"
@@ -330,7 +337,7 @@ class Synthesizer(ABC):
     def voices(self) -> list[VoiceInfo]: ...
 
     @abstractmethod
-    def synthesize(self, text: str, path: Path, *, voice: str | None, rate: int, volume: float) -> None: ...
+    def synthesize(self, text: str, *, voice: str | None, rate: int, volume: float) -> Sound | Path: ...
 
 
 class EspeakNgSynthesizer(Synthesizer):
@@ -357,11 +364,10 @@ class EspeakNgSynthesizer(Synthesizer):
                 voices.append(VoiceInfo(fields[4], fields[3].replace("_", " "), (fields[1],)))
         return voices
 
-    def synthesize(self, text: str, path: Path, *, voice: str | None, rate: int, volume: float) -> None:
+    def synthesize(self, text: str, *, voice: str | None, rate: int, volume: float) -> Sound | Path:
         command = [
             self.program,
-            "-w",
-            str(path),
+            "--stdout",  # the WAV comes back through a pipe: never a file
             "-s",
             str(min(max(rate, 80), 450)),
             "-a",
@@ -370,7 +376,8 @@ class EspeakNgSynthesizer(Synthesizer):
         if voice:
             command += ["-v", voice]
         # Text on stdin: a sentence starting with "-" must not be read as an option.
-        subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=30, capture_output=True)
+        done = subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=30, capture_output=True)
+        return Sound.from_wav_bytes(done.stdout)
 
 
 _DRIVER = {"win32": "sapi5", "darwin": "nsss"}.get(sys.platform, "espeak")
@@ -413,7 +420,7 @@ class PyttsxSynthesizer(Synthesizer):
             for v in self._engine.getProperty("voices")
         ]
 
-    def synthesize(self, text: str, path: Path, *, voice: str | None, rate: int, volume: float) -> None:
+    def synthesize(self, text: str, *, voice: str | None, rate: int, volume: float) -> Sound | Path:
         # pyttsx3 2.99 queues setProperty behind its own busy/endLoop state machine, and on
         # espeak a changed rate was silently lost (checked here); the driver's own setProperty
         # applies at once. (Its espeak driver also sometimes wrote a sentence into the next
@@ -424,8 +431,21 @@ class PyttsxSynthesizer(Synthesizer):
             if value is not None and self._applied.get(key) != value:
                 set_property(key, value)
                 self._applied[key] = value
-        self._engine.save_to_file(text, str(path))
-        self._engine.runAndWait()
+        # pyttsx3 can only write a file: one in the private sound folder (made 0600 before the
+        # engine writes it), deleted as soon as it has been read back.
+        folder = sound_folder()
+        path = folder.new_file(self.suffix)
+        try:
+            self._engine.save_to_file(text, str(path))
+            self._engine.runAndWait()
+            sound = Sound.from_file(path)
+        except (ValueError, EOFError, wave.Error):
+            return path  # a format only the player reads (AIFF): played as a file, then released
+        except BaseException:
+            folder.release(path)
+            raise
+        folder.release(path)
+        return sound
 
 
 def default_synthesizer() -> Synthesizer | None:
@@ -437,7 +457,7 @@ def default_synthesizer() -> Synthesizer | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The own voice: a synthesizer writes each sentence, an AudioOut plays it
+# The own voice: a synthesizer makes each sentence's sound, an AudioOut plays it
 
 
 class OwnVoiceSpeaker(QueuedSpeaker):
@@ -464,8 +484,6 @@ class OwnVoiceSpeaker(QueuedSpeaker):
         self._voices: list[VoiceInfo] = []
         self._playback: Playback | None = None
         self._play_lock = threading.Lock()
-        self._folder = temp_folder("lookaloud-speech-")
-        self._counter = itertools.count()
         super().__init__(listener)
 
     @classmethod
@@ -491,20 +509,25 @@ class OwnVoiceSpeaker(QueuedSpeaker):
             self.synthesizer.open()
             self._voices = self.synthesizer.voices()
 
-    def synthesize(self, text: str, path: Path) -> Path:
-        """Write `text` as speech to a sound file. Owner thread only."""
+    def synthesize(self, text: str) -> Sound | Path:
+        """Turn `text` into speech (a Path is a file in the private sound folder). Owner thread only."""
         with _SYNTH_LOCK:
-            self.synthesizer.synthesize(text, path, voice=self.voice, rate=self.rate, volume=self.volume)
-        return path
+            return self.synthesizer.synthesize(text, voice=self.voice, rate=self.rate, volume=self.volume)
 
     def _say(self, text: str, generation: int) -> None:
-        wav = self._folder / f"sentence-{next(self._counter) % 4}{self.synthesizer.suffix}"
-        self.synthesize(text, wav)
+        sound = self.synthesize(text)
+        try:
+            self._play(sound, generation)
+        finally:
+            if isinstance(sound, Path):
+                sound_folder().release(sound)
+
+    def _play(self, sound: Sound | Path, generation: int) -> None:
         with self._play_lock:
             # stop() may have come while synthesizing; then this sentence must not start.
             if self._current_generation() != generation:
                 return
-            playback = self._playback = self.audio_out.start(wav)
+            playback = self._playback = self.audio_out.start(sound)
         playback.wait()
         with self._play_lock:
             self._playback = None

@@ -1,4 +1,5 @@
-"""Fixtures for the speech tests: a real-time sound server with no speakers, a private D-Bus.
+"""Fixtures for the speech tests: a real-time sound server with no speakers, a private D-Bus,
+and a private $TMPDIR for the whole session.
 
 The machine has no sound card; PulseAudio with a null sink plays in real time, so a player
 can be interrupted while audio really plays.
@@ -9,11 +10,31 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Speech output removes the sound folders that crashed Lookaloud runs left in $TMPDIR at
+    its start: in tests, that must never be the machine's shared /tmp, where other test runs
+    (of older versions) are speaking at the same time."""
+    folder = tmp_path_factory.mktemp("tmpdir")
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = None  # tempfile caches the folder it found first
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before
+        tempfile.tempdir = None
 
 
 @pytest.fixture(scope="session")

@@ -181,8 +181,15 @@ def test_now_interrupts_and_drops_the_queue(make_speaker, events: Events) -> Non
     assert "A stale queued sentence." not in events.texts(SpeechEvent.STARTED)
 
 
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.NoSuchProcess:  # a synthesizer run that ended meanwhile
+        return ""
+
+
 def _players() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if p.name() == "paplay"]
+    return [p for p in psutil.Process().children(recursive=True) if _name(p) == "paplay"]
 
 
 def test_stop_cuts_off_audio_that_is_playing(
