@@ -64,6 +64,11 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[name] = str(path)
     os.environ["XDG_RUNTIME_DIR"] = str(_tmp_root / "runtime")
     (_tmp_root / "runtime").mkdir(mode=0o700, exist_ok=True)
+    # Lookaloud removes its own leftover sound folders from $TMPDIR at start: a private one
+    # keeps a test run from touching another run's (or the user's) folders.
+    os.environ["TMPDIR"] = str(_tmp_root / "tmp")
+    (_tmp_root / "tmp").mkdir(mode=0o700, exist_ok=True)
+    tempfile.tempdir = None  # recomputed from TMPDIR on next use
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -30,7 +30,7 @@ MAX_PIXELS = 89_000_000
 # far smaller, an uncompressed 8K TIFF is 100 MB.
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # The largest picture kept after it is taken in: what the text reader works on at most (it
-# enlarges small text up to desktop_app.ocr.engine.MAX_PREPARED_PIXELS, 9 M pixels; RapidOCR
+# enlarges small text up to desktop_app.ocr.prepare.MAX_PREPARED_PIXELS, 9 M pixels; RapidOCR
 # shrinks to 1920 px on the long side) and far above what the vision models see (224-384 px).
 # A 4K screenshot (8.3 M) is kept as it is.
 KEPT_PIXELS = 9_000_000

@@ -80,7 +80,7 @@ def test_the_largest_allowed_picture_loads(tmp_path):
 
 
 def test_kept_copy_is_bounded_and_keeps_what_ocr_and_the_model_use():
-    from desktop_app.ocr.engine import MAX_PREPARED_PIXELS
+    from desktop_app.ocr.prepare import MAX_PREPARED_PIXELS
     from desktop_app.vision.images import KEPT_PIXELS, bounded_copy
 
     assert KEPT_PIXELS >= MAX_PREPARED_PIXELS  # the text reader never works on more than this
