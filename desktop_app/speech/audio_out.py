@@ -5,7 +5,7 @@ the `AudioOut` interface (start a sound, get a `Playback` that can be waited on 
 from any thread), the real players (a child-process player such as paplay/pw-play/aplay/afplay,
 and winsound on Windows), `NullAudioOut` (paced like real audio, records what it was given, for
 tests and for machines with no sound), `default_audio_out()` which picks one, and the one
-private folder for the rare sound that has to be a file (`sound_folder()`).
+rest is in desktop_app/private_files.py: the private folder for the rare sound that has to be a file.
 
 Why child processes: pyttsx3's own Linux playback runs aplay synchronously and cannot be cut
 short. Playing each sound in a player process of our own means stop() is a kill, which ends
@@ -14,26 +14,19 @@ the sound at once, even in the middle of a sentence.
 Why in memory: a spoken sentence is a description of the user's screen. Players that read
 standard input (aplay, paplay) are fed the WAV through a pipe, so nothing is written to disk.
 A player that only takes a file name (afplay, winsound, an unknown LOOKALOUD_AUDIO_PLAYER)
-gets a file in the private folder: one per process, mode 0700, inside the user's runtime
-folder; each file is deleted as soon as it has played, the folder at exit, and the folders
-of crashed runs (and the $TMPDIR folders of versions before this one) at the next start.
+gets a file in the private folder (desktop_app/private_files.py), deleted as soon as it has
+played.
 Qt-free.
 """
 
 from __future__ import annotations
 
-import atexit
 import io
-import itertools
 import os
-import re
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 import threading
-import warnings
 import wave
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -42,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app import paths
+from desktop_app.private_files import private_folder
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,8 +238,8 @@ class CommandAudioOut(AudioOut):
             return _ProcessPlayback(self._popen([str(sound)], subprocess.DEVNULL))
         if self.stdin:
             return _ProcessPlayback(self._popen([], subprocess.PIPE), feed=sound.wav_bytes())
-        folder = sound_folder()
-        path = folder.write(sound)
+        folder = private_folder()
+        path = folder.new_file(".wav", sound.wav_bytes())
         try:
             proc = self._popen([str(path)], subprocess.DEVNULL)
         except BaseException:
@@ -324,8 +317,8 @@ class WinsoundAudioOut(AudioOut):
         if isinstance(sound, Path):
             self._winsound.PlaySound(str(sound), flags)  # type: ignore[attr-defined]
             return _WinsoundPlayback(self._winsound, wav_duration(sound))
-        folder = sound_folder()
-        path = folder.write(sound)
+        folder = private_folder()
+        path = folder.new_file(".wav", sound.wav_bytes())
         try:
             self._winsound.PlaySound(str(path), flags)  # type: ignore[attr-defined]
         except BaseException:
@@ -386,174 +379,6 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
 def wav_duration(path: Path) -> float:
     with wave.open(str(path), "rb") as f:
         return f.getnframes() / float(f.getframerate())
-
-
-# ---------------------------------------------------------------------------------------------
-# The one private folder for sounds that must be files
-
-
-_FOLDER = re.compile(r"^audio-(\d+)$")  # ours, inside paths.runtime_dir()
-# In $TMPDIR: ours where the runtime folder cannot be used, and those made by the versions
-# before this one (tempfile.mkdtemp with these prefixes; never removed).
-_TMP_FOLDER = re.compile(r"^lookaloud-audio-(\d+)-[^/]+$")
-_OLD_TMP_FOLDER = re.compile(r"^lookaloud-(?:speech|earcons)-[a-z0-9_]{8}$")
-
-
-class SoundFolder:
-    """One private folder (0700) for this process's sound files. Any thread."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._in_use: set[Path] = set()
-        self._names = itertools.count()
-
-    def write(self, sound: Sound, suffix: str = ".wav") -> Path:
-        """A new file holding `sound`, readable by this user only; release() it once played."""
-        return self.new_file(suffix, sound.wav_bytes())
-
-    def new_file(self, suffix: str, data: bytes = b"") -> Path:
-        """A new private file (for a synthesizer that can only write one); release() it after."""
-        with self._lock:
-            path = self.path / f"sound-{next(self._names)}{suffix}"
-            self._in_use.add(path)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        except BaseException:
-            self.release(path)
-            raise
-        return path
-
-    def release(self, path: Path) -> None:
-        """Delete a file once its sound has played (or could not be)."""
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            pass  # Windows may still hold it for a moment; the folder goes at exit
-        with self._lock:
-            self._in_use.discard(path)
-
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._in_use
-
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
-_folder: SoundFolder | None = None
-_folder_lock = threading.Lock()
-_swept = False
-
-
-def _runtime_dir() -> Path:
-    # platformdirs warns on stderr where XDG_RUNTIME_DIR is unset (an ssh session): a line
-    # `lookaloud describe --speak` must not print just because it looked for old sound folders.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return paths.runtime_dir()
-
-
-def _owned_by_us(info: os.stat_result) -> bool:
-    return stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
-
-
-def _make_private(path: Path) -> None:
-    """Make `path` a new folder only this user can enter, or raise OSError."""
-    os.mkdir(path, 0o700)
-    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; this is not
-    info = os.lstat(path)
-    if not _owned_by_us(info) or (os.name == "posix" and stat.S_IMODE(info.st_mode) != 0o700):
-        raise OSError(f"{path} could not be made private.")
-
-
-def _create_folder() -> SoundFolder:
-    pid = os.getpid()
-    try:
-        base = _runtime_dir()
-        base.mkdir(exist_ok=True, mode=0o700)  # its parent is the system's per-user folder
-        if not _owned_by_us(os.lstat(base)):
-            raise OSError(f"{base} is not this user's folder.")
-        path = base / f"audio-{pid}"
-        if os.path.lexists(path):
-            _remove_entry(path)  # left by an earlier process with our pid, so one that has ended
-        _make_private(path)
-    except OSError:
-        # No usable runtime folder: a private one (mkdtemp makes it 0700) in $TMPDIR, found
-        # by its name at the next start.
-        path = Path(tempfile.mkdtemp(prefix=f"lookaloud-audio-{pid}-"))
-    return SoundFolder(path)
-
-
-def sound_folder() -> SoundFolder:
-    """This process's private sound folder, made on first use and removed at exit."""
-    global _folder
-    with _folder_lock:
-        if _folder is None or not _folder.path.is_dir():
-            remove_leftovers()
-            _folder = _create_folder()
-            atexit.register(_remove_at_exit, _folder)
-        return _folder
-
-
-def _remove_at_exit(folder: SoundFolder) -> None:
-    folder.remove()
-
-
-def release_sound_folder() -> None:
-    """Remove this process's sound folder unless a sound in it is still playing (at shutdown;
-    the next sound that needs a file makes a new one)."""
-    global _folder
-    with _folder_lock:
-        if _folder is not None and _folder.idle():
-            _folder.remove()
-            _folder = None
-
-
-def _remove_entry(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    import psutil
-
-    return pid == os.getpid() or psutil.pid_exists(pid)
-
-
-def remove_leftovers() -> None:
-    """Remove the sound folders of Lookaloud runs that ended without cleaning up (a crash, a
-    kill) and those of earlier versions in $TMPDIR: only this user's, only ours by name, and
-    never one whose process still runs. Once per process; called at start."""
-    global _swept
-    if _swept:
-        return
-    _swept = True
-    places: list[tuple[Path, tuple[re.Pattern[str], ...]]] = [
-        (Path(tempfile.gettempdir()), (_TMP_FOLDER, _OLD_TMP_FOLDER)),
-        (_runtime_dir(), (_FOLDER,)),
-    ]
-    for place, patterns in places:
-        try:
-            entries = list(os.scandir(place))
-        except OSError:
-            continue
-        for entry in entries:
-            match = next((m for m in (p.match(entry.name) for p in patterns) if m), None)
-            if match is None:
-                continue
-            try:
-                if not _owned_by_us(os.lstat(entry.path)):
-                    continue  # another user's, or a link someone planted: not ours to touch
-            except OSError:
-                continue
-            if match.groups() and _process_alive(int(match.group(1))):
-                continue  # a Lookaloud that is running (the app while the CLI speaks)
-            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _sound_server_running() -> bool:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from desktop_app.speech.audio_out import AudioOut, default_audio_out, release_sound_folder, remove_leftovers
+from desktop_app.private_files import release_private_folder, remove_leftovers
+from desktop_app.speech.audio_out import AudioOut, default_audio_out
 from desktop_app.speech.earcons import Earcon, EarconPlayer, WorkingTicker
 from desktop_app.speech.screenreader import (
     Announce,
@@ -226,7 +227,7 @@ class SpeechOutput:
         }.values():
             speaker.stop()
             speaker.close()
-        release_sound_folder()  # also at exit (atexit), for a shutdown that never gets here
+        release_private_folder()  # also at exit (atexit), for a shutdown that never gets here
 
 
 def speak_and_wait(

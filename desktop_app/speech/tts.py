@@ -8,7 +8,7 @@ Owns:
 - `OwnVoiceSpeaker`: the own voice. A `Synthesizer` only turns each sentence into a sound,
   on the speaker's owner thread (the espeak-ng program on Linux, whose WAV comes back through
   a pipe; pyttsx3 with SAPI 5 on Windows and NSSpeechSynthesizer on macOS, created and run on
-  that one thread, which can only write a file: one in the private sound folder, read back
+  that one thread, which can only write a file: one in the private folder, read back
   and deleted at once where it is a plain WAV); an `AudioOut` player plays it, so stop() is a
   kill of that player and takes milliseconds. A sentence is a description of the user's
   screen: no sound of it is left on disk.
@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from desktop_app.speech.audio_out import AudioOut, Playback, Sound, default_audio_out, sound_folder
+from desktop_app.private_files import private_folder
+from desktop_app.speech.audio_out import AudioOut, Playback, Sound, default_audio_out
 
 
 class Priority(enum.IntEnum):
@@ -320,8 +321,8 @@ class Synthesizer(ABC):
     """Turns one sentence into a sound. Called only on the owning speaker's thread.
 
     synthesize() returns a `Sound` in memory, or, where the engine's file cannot be read here
-    (macOS AIFF, an unusual SAPI format), the path of a file in the private sound folder
-    (desktop_app.speech.audio_out.sound_folder), which the caller releases once played."""
+    (macOS AIFF, an unusual SAPI format), the path of a file in the private folder
+    (desktop_app.private_files.private_folder), which the caller releases once played."""
 
     name = "synthesizer"
     suffix = ".wav"
@@ -431,9 +432,9 @@ class PyttsxSynthesizer(Synthesizer):
             if value is not None and self._applied.get(key) != value:
                 set_property(key, value)
                 self._applied[key] = value
-        # pyttsx3 can only write a file: one in the private sound folder (made 0600 before the
+        # pyttsx3 can only write a file: one in the private folder (made 0600 before the
         # engine writes it), deleted as soon as it has been read back.
-        folder = sound_folder()
+        folder = private_folder()
         path = folder.new_file(self.suffix)
         try:
             self._engine.save_to_file(text, str(path))
@@ -510,7 +511,7 @@ class OwnVoiceSpeaker(QueuedSpeaker):
             self._voices = self.synthesizer.voices()
 
     def synthesize(self, text: str) -> Sound | Path:
-        """Turn `text` into speech (a Path is a file in the private sound folder). Owner thread only."""
+        """Turn `text` into speech (a Path is a file in the private folder). Owner thread only."""
         with _SYNTH_LOCK:
             return self.synthesizer.synthesize(text, voice=self.voice, rate=self.rate, volume=self.volume)
 
@@ -520,7 +521,7 @@ class OwnVoiceSpeaker(QueuedSpeaker):
             self._play(sound, generation)
         finally:
             if isinstance(sound, Path):
-                sound_folder().release(sound)
+                private_folder().release(sound)
 
     def _play(self, sound: Sound | Path, generation: int) -> None:
         with self._play_lock:

@@ -125,3 +125,40 @@ def test_borders_read_as_bars_and_brackets_are_not_spoken() -> None:
     lines = TesseractEngine._parse_tsv("\n".join([header, *rows]))
     assert [line.text for line in lines] == ["Open picture... Paste picture", "Lookaloud"]
     assert lines[0].box.height == 13  # the bars' taller boxes are gone with them
+
+
+def test_picture_strips_never_touch_the_shared_temporary_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A strip of the user's screen is a file only while Tesseract reads it: in the private
+    folder (0700, the file 0600), deleted at once, never in $TMPDIR where a crash would leave it."""
+    import os
+    import stat
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from desktop_app import private_files
+
+    seen: list[tuple[Path, int, int]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(args, *rest, **kwargs):  # type: ignore[no-untyped-def]
+        if "tsv" not in args:
+            return real_popen(args, *rest, **kwargs)  # e.g. --list-langs
+        path = Path(args[1])
+        seen.append((path, stat.S_IMODE(os.stat(path).st_mode), stat.S_IMODE(os.stat(path.parent).st_mode)))
+        return real_popen(args, *rest, **kwargs)
+
+    monkeypatch.setattr(TesseractEngine, "STRIP_PIXELS", 100_000)
+    monkeypatch.setattr(tesseract.subprocess, "Popen", recording_popen)
+    before = set(os.listdir(tempfile.gettempdir()))
+    monkeypatch.setattr(tesseract.os, "cpu_count", lambda: 4)
+    page = make_document(width=850, height=1100)
+    prepared, _ = prepare(page.image, TesseractEngine.line_height)
+    lines = TesseractEngine().recognize(prepared, "en")
+    assert char_accuracy(page.title, lines[0].text) > 0.9
+    assert len(seen) >= 2, "the page should be read in more than one strip"
+    folder = private_files.private_folder().path
+    for path, file_mode, folder_mode in seen:
+        assert path.parent == folder and (file_mode, folder_mode) == (0o600, 0o700), path
+        assert not path.exists(), f"{path} was left behind after reading"
+    assert set(os.listdir(tempfile.gettempdir())) == before

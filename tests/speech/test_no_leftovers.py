@@ -70,11 +70,11 @@ class Dirs:
         return sorted(p for p in self.seen if p.suffix.lower() in (".wav", ".aiff", ".raw"))
 
     def our_folders(self) -> list[Path]:
-        """Folders Lookaloud made for sound (the runtime folder itself, which also holds the
+        """Folders Lookaloud made for its private files (the runtime folder itself, which also holds the
         app's socket, and the sound server's and torch's own folders are not ours to judge)."""
         return sorted(
             p for folder in (self.tmp, self.run) for p in folder.rglob("*")
-            if p.is_dir() and (p.name.startswith(("audio-", "lookaloud-")) or "speech" in p.name)
+            if p.is_dir() and (p.name.startswith(("files-", "lookaloud-")) or "speech" in p.name)
         )  # fmt: skip
 
 
@@ -328,10 +328,12 @@ def test_old_temporary_folders_are_removed_at_the_next_start_and_others_are_kept
     (old_speech / "sentence-0.wav").write_bytes(b"RIFF a description of the screen")
     old_earcons = Path(tempfile.mkdtemp(prefix="lookaloud-earcons-"))
     (old_earcons / "done-060.wav").write_bytes(b"RIFF")
-    not_ours = [Path(tempfile.mkdtemp(prefix=p)) for p in ("lookaloud-tests-", "other-app-", "lookaloud-ocr-")]
+    old_ocr = Path(tempfile.mkdtemp(prefix="lookaloud-ocr-"))  # a crash mid-read left a strip of the screen
+    (old_ocr / "strip0.png").write_bytes(b"\x89PNG")
+    not_ours = [Path(tempfile.mkdtemp(prefix=p)) for p in ("lookaloud-tests-", "other-app-", "lookaloud-ocrx-")]
     (not_ours[1] / "keep.wav").write_bytes(b"RIFF")
     _start_next_run(dirs, tmp_path)
-    assert not old_speech.exists() and not old_earcons.exists()
+    assert not old_speech.exists() and not old_earcons.exists() and not old_ocr.exists()
     assert all(p.exists() for p in not_ours)
     assert (not_ours[1] / "keep.wav").exists()
 

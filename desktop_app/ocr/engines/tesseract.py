@@ -7,20 +7,22 @@ Chosen first for screens: on generated screenshots it was both faster and more a
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from desktop_app.ocr.engines.protocol import LANGUAGE_NAMES, has_text
 from desktop_app.ocr.types import Box, OcrCancelled, OcrError, OcrLine
+from desktop_app.private_files import private_folder
 
 # ISO 639-1 -> Tesseract traineddata names for the languages users are most likely to set.
 TESSERACT_LANGUAGES = {
@@ -96,32 +98,37 @@ class TesseractEngine:
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         code = TESSERACT_LANGUAGES[language.lower()]
         strips = self._strips(image)
-        # The picture goes through a private temporary folder, not stdin: a pipe would need a
-        # writer thread to stay cancellable while Tesseract reads it.
-        with tempfile.TemporaryDirectory(prefix="lookaloud-ocr-") as folder:
-            procs: list[subprocess.Popen[bytes]] = []
-            try:
-                for number, (top, bottom) in enumerate(strips):
-                    path = os.path.join(folder, f"strip{number}.png")
-                    image.crop((0, top, image.width, bottom)).save(path, format="PNG", compress_level=1)
-                    args = [str(self._command), path, "stdout", "-l", code, "--psm", "3", "tsv"]
-                    procs.append(
-                        subprocess.Popen(
-                            args,
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL,
-                            env=env,
-                        )
+        # The picture goes through the private folder, not stdin (a pipe would need a writer
+        # thread to stay cancellable while Tesseract reads it) and not a shared temporary
+        # folder: a strip of the user's screen must not outlive a crash there.
+        folder = private_folder()
+        files: list[Path] = []
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for top, bottom in strips:
+                data = io.BytesIO()
+                image.crop((0, top, image.width, bottom)).save(data, format="PNG", compress_level=1)
+                files.append(folder.new_file(".png", data.getvalue()))
+                args = [str(self._command), str(files[-1]), "stdout", "-l", code, "--psm", "3", "tsv"]
+                procs.append(
+                    subprocess.Popen(
+                        args,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                        env=env,
                     )
-                outputs = [self._wait(proc, cancel, time.monotonic() + self._timeout_s) for proc in procs]
-            except OSError as exc:
-                raise OcrError("The Tesseract text reader could not be started.") from exc
-            finally:
-                for proc in procs:
-                    if proc.poll() is None:
-                        proc.kill()
-                        proc.communicate()
+                )
+            outputs = [self._wait(proc, cancel, time.monotonic() + self._timeout_s) for proc in procs]
+        except OSError as exc:
+            raise OcrError("The Tesseract text reader could not be started.") from exc
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+            for path in files:
+                folder.release(path)
         lines = []
         for (top, _), out in zip(strips, outputs):
             for line in self._parse_tsv(out.decode("utf-8", "replace")):
