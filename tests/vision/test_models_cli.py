@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK, main
-from desktop_app.vision import catalog
+from desktop_app.models import vision_catalog as catalog
 from tests import fakehub
 from tests.fakehub import FakeHub
 
@@ -25,7 +25,7 @@ FILES = {"config.json": b'{"model_type": "blip-2"}', "model.safetensors": os.ura
          "pytorch_model.bin": b"x" * 100}
 REGISTER = """
 import sys
-from desktop_app.vision import catalog
+from desktop_app.models import vision_catalog as catalog
 catalog.CATALOG["test-model"] = catalog.ModelSpec("test-model", catalog.BLIP2_OPT, "A test model.", "test/big",
                                                   sys.argv[1], download_mb=1, params_billion=0.001)
 from desktop_app.cli import main

@@ -76,7 +76,7 @@ _INSTRUCT_CAPTION = {"num_beams": 5, "max_new_tokens": 60, "min_new_tokens": 8, 
 # on safetensors at that commit), the BLIP pair (the MTEB model registry, which marks both as
 # safetensors). For the others no commit could be verified from our build machines, so they are
 # pinned at download time: the downloader records the commit it fetched and later loads use
-# exactly that (see download.py).
+# exactly that (see hub.py).
 CATALOG: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
