@@ -158,11 +158,9 @@ def check_folder_configs(folder: Path) -> None:
         if not path.is_file():
             continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
-            raise ModelLoadError(f"The file {path} is damaged: it is not readable JSON.") from None
-        if not isinstance(data, dict):
-            raise ModelLoadError(f"The file {path} is damaged: it must hold a JSON object of named settings.")
+            data = catalog.read_json_object(path)
+        except catalog.BadModelFolderError as error:  # the same sentence, as a load failure
+            raise ModelLoadError(str(error)) from None
         key = _find_code_keys(data)
         if key:
             raise ModelLoadError(
