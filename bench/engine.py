@@ -213,7 +213,8 @@ def measure(folder: Path, threads: int, n_questions: int, caption_tokens: int, a
     baseline = MemorySampler.read()  # before torch is imported
     import torch
 
-    from desktop_app.vision import catalog, loader
+    from desktop_app.models import vision_catalog as catalog
+    from desktop_app.vision import loader
     from desktop_app.vision.session import ImageSession
     from desktop_app.vision.text import clean_output
 

@@ -4,7 +4,7 @@ Importing the package makes the process offline for Hugging Face libraries: `HF_
 and `TRANSFORMERS_OFFLINE` are set to 1 before anything can import transformers or
 huggingface_hub (every entry point, `lookaloud` and `python -m desktop_app`, imports this
 first), so loading a model can never reach the network whatever its folder's configs name.
-The one exception is the explicit download step (desktop_app/vision/download.py), which uses
+The one exception is the explicit download step (desktop_app/models/hub.py), which uses
 its own HTTP client and never the hub libraries' network code.
 
 The user's own wish to stay offline is kept in `LOOKALOUD_USER_OFFLINE` ("1" or "0"), read

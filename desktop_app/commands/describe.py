@@ -29,7 +29,7 @@ def _error(message: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from desktop_app.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK
-    from desktop_app.vision import catalog
+    from desktop_app.models import vision_catalog as catalog
     from desktop_app.vision.images import PictureError, load_picture
 
     # Check every picture before loading a model: a typo should not cost a minute of loading.

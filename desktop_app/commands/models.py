@@ -70,13 +70,12 @@ def _demo_params(folder: Path) -> float:
 def _rows(precision: str) -> list[_Row]:
     from dataclasses import replace
 
-    from desktop_app.speech import stt_models
-    from desktop_app.vision import catalog
-    from desktop_app.vision.download import installed_path
+    from desktop_app.models import speech_catalog, store
+    from desktop_app.models import vision_catalog as catalog
 
     rows = []
     for spec in catalog.CATALOG.values():
-        path = installed_path(spec)
+        path = store.installed_path(spec)
         rows.append(_Row(spec.name, "vision", spec.label, spec.download_mb, spec.memory_gb(precision),
                          path is not None, path))
     try:
@@ -89,11 +88,8 @@ def _rows(precision: str) -> list[_Row]:
         demo = replace(demo, params_billion=_demo_params(folder))
         rows.append(_Row(demo.name, "demo", "A tiny demo model that knows simple coloured shapes; "
                          "try Lookaloud with no download.", None, demo.memory_gb(precision), True, folder))
-    for model in stt_models.STT_MODELS.values():
-        try:
-            found: Path | None = stt_models.resolve_stt_model(model.name)
-        except stt_models.SttModelError:
-            found = None
+    for model in speech_catalog.STT_MODELS.values():
+        found = store.installed_path(model)
         # CTranslate2 keeps the weights as stored, so memory is about the download size.
         rows.append(_Row(model.name, "speech", f"Speech recognition: {model.label}", model.download_mb,
                          round(model.download_mb / 1000 + 0.2, 1), found is not None, found))
@@ -128,11 +124,12 @@ def _list(args: argparse.Namespace) -> int:
 
 def _path(args: argparse.Namespace) -> int:
     from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK
+    from desktop_app.models import store
 
     target = _target(args.name)
     if target is None:
         return EXIT_BAD_INPUT
-    found = _installed(target)
+    found = store.installed_path(target)
     if found is None:
         _say(f"The model {args.name} is not installed. Download it with: lookaloud models download {args.name}")
         return EXIT_NO_MODEL
@@ -142,8 +139,8 @@ def _path(args: argparse.Namespace) -> int:
 
 def _target(name: str) -> Any:
     """The catalog spec or speech model called `name`, or None (after saying so)."""
-    from desktop_app.speech import stt_models
-    from desktop_app.vision import catalog
+    from desktop_app.models import speech_catalog
+    from desktop_app.models import vision_catalog as catalog
 
     if name in catalog.CATALOG or name == catalog.DEMO_MODEL:
         try:
@@ -151,24 +148,12 @@ def _target(name: str) -> Any:
         except catalog.UnknownModelError as error:
             _say(str(error))
             return None
-    model = stt_models.find_stt_model(name)
+    model = speech_catalog.find_stt_model(name)
     if model is not None:
         return model
-    names = ", ".join([*catalog.CATALOG, catalog.DEMO_MODEL, *stt_models.STT_MODELS])
+    names = ", ".join([*catalog.CATALOG, catalog.DEMO_MODEL, *speech_catalog.STT_MODELS])
     _say(f"There is no model called {name}. Known models: {names}.")
     return None
-
-
-def _installed(target: Any) -> Path | None:
-    from desktop_app.speech import stt_models
-    from desktop_app.vision.download import installed_path
-
-    if isinstance(target, stt_models.SttModel):
-        try:
-            return stt_models.resolve_stt_model(target.name)
-        except stt_models.SttModelError:
-            return None
-    return installed_path(target)
 
 
 class _Bar:
@@ -181,7 +166,7 @@ class _Bar:
         self.last_draw = 0.0
 
     def __call__(self, p: Any) -> None:
-        from desktop_app.vision.download import spoken_duration
+        from desktop_app.models.hub import spoken_duration
 
         if p.phase == "checking":
             return
@@ -208,8 +193,7 @@ class _Bar:
 
 def _download(args: argparse.Namespace) -> int:
     from desktop_app.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
-    from desktop_app.speech import stt_models
-    from desktop_app.vision import download
+    from desktop_app.models import hub, store
 
     target = _target(args.name)
     if target is None:
@@ -218,12 +202,12 @@ def _download(args: argparse.Namespace) -> int:
         print(f"The model {args.name} comes with Lookaloud, so there is nothing to download. It is in {target.folder}.")
         return EXIT_OK
     if args.dir is None:
-        found = _installed(target)
+        found = store.installed_path(target)
         if found is not None:
             print(f"The model {args.name} is already installed in {found}.")
             return EXIT_OK
     where = Path(args.dir).expanduser().resolve() if args.dir else "the Hugging Face cache"
-    print(f"Downloading {args.name} ({_size(target.download_mb)}) from {download._server_name()} into {where}.",
+    print(f"Downloading {args.name} ({_size(target.download_mb)}) from {hub.server_name()} into {where}.",
           flush=True)
     cancel = threading.Event()
     outcome: dict[str, Any] = {}
@@ -231,16 +215,11 @@ def _download(args: argparse.Namespace) -> int:
 
     def work() -> None:
         try:
-            if isinstance(target, stt_models.SttModel):
-                outcome["path"] = download.download_repo(
-                    target.repo_id, target.revision, target.allow_patterns, args.dir, bar, cancel,
-                    require_safetensors=False)
-            else:
-                outcome["path"] = download.download_model(target, args.dir, bar, cancel)
-        except download.DownloadError as error:
+            outcome["path"] = hub.download_model(target, args.dir, bar, cancel)
+        except hub.DownloadError as error:
             outcome["error"] = error
         except Exception as error:  # noqa: BLE001 - reported as one sentence, never a traceback
-            outcome["error"] = download.DownloadError(f"The download failed: {error}.", "server")
+            outcome["error"] = hub.DownloadError(f"The download failed: {error}.", "server")
 
     # The download runs in a worker so that Ctrl+C here can stop it at a clean point.
     worker = threading.Thread(target=work, name="download", daemon=True)

@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK
+    from desktop_app.models.speech_catalog import DEFAULT_STT_MODEL, SttModelError
     from desktop_app.speech.microphone import read_audio_file
     from desktop_app.speech.stt import SttError, SttLanguageError, Transcriber
-    from desktop_app.speech.stt_models import DEFAULT_STT_MODEL, SttModelError
 
     try:
         audio = read_audio_file(args.file)

@@ -1,6 +1,6 @@
 """Speech to text: `Transcriber`, offline Whisper through faster-whisper (CTranslate2).
 
-Owns loading one Whisper model (tiny.en by default, see stt_models.py) and turning 16 kHz
+Owns loading one Whisper model (tiny.en by default, see models/speech_catalog.py) and turning 16 kHz
 mono float32 audio, or a sound file, into a `Transcript`. Qt-free. The model loads lazily on
 first use, in whichever thread uses it first (the listen worker's thread in the app); calls
 are serialised by a lock, so one Transcriber may be shared.
@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from desktop_app.models.speech_catalog import DEFAULT_STT_MODEL, find_stt_model
+from desktop_app.models.store import resolve_stt_model
 from desktop_app.speech.microphone import SAMPLE_RATE, read_audio_file
-from desktop_app.speech.stt_models import DEFAULT_STT_MODEL, find_stt_model, resolve_stt_model
 
 # Language settings that mean "let the model tell".
 AUTO_LANGUAGE = ("", "auto")
@@ -77,7 +78,7 @@ class Transcriber:
     def load(self) -> None:
         """Load the model if needed. Runs off the GUI thread (about half a second for tiny.en).
 
-        Raises SttModelError (stt_models) when the model is not installed, SttError when it
+        Raises SttModelError (models.speech_catalog) when the model is not installed, SttError when it
         cannot be loaded.
         """
         with self._lock:

@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.hotkeys.base import DEFAULT_HOTKEYS, Action, InvalidCombo, format_combo, parse_combo
+from desktop_app.models.speech_catalog import STT_MODELS
+from desktop_app.models.vision_catalog import CATALOG, DEMO_MODEL
 from desktop_app.settings import Settings
-from desktop_app.speech.stt_models import STT_MODELS
 from desktop_app.ui.announce import Announcer
 from desktop_app.ui.setup_dialog import ask_model_folder, demo_available
-from desktop_app.vision.catalog import CATALOG, DEMO_MODEL
 
 DEVICE_LABELS = {
     "auto": "Automatic: the graphics card when there is one",

@@ -6,7 +6,7 @@ recommends one. The user then downloads one (on a worker thread, with progress s
 announced, cancel, and resume after a failure or a restart), points at a folder they already
 have, or tries the demo model. Nothing is downloaded until the user presses Download.
 
-Downloads use desktop_app.vision.download.download_model, the same code as
+Downloads use desktop_app.models.hub.download_model, the same code as
 `lookaloud models download`. The pure parts (Machine, assess, recommend) are Qt-free.
 """
 
@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.models import vision_catalog as catalog
+from desktop_app.models.hub import DownloadError, DownloadProgress, download_model, format_progress
+from desktop_app.models.vision_catalog import CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec, UnknownModelError
 from desktop_app.ui.announce import Announcer
 from desktop_app.ui.sizing import fitting_width
-from desktop_app.vision import catalog
-from desktop_app.vision.catalog import CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec, UnknownModelError
-from desktop_app.vision.download import DownloadError, DownloadProgress, download_model, format_progress
 
 # Rough seconds per billion parameters for one description (encode + about 20 tokens).
 # CPU figures come from the timings in NOTES.md (blip2-opt-2.7b size: 10-16 s in bf16 on a
@@ -380,7 +380,7 @@ class SetupDialog(QDialog):
     def shutdown(self) -> None:
         """Cancel any download and stop the worker thread (waits about a second at most).
         Closing the dialog does this; call it if the app quits with the dialog still open."""
-        # The download notices a cancel within about a second (download.py's read timeout).
+        # The download notices a cancel within about a second (hub.py's read timeout).
         if self._thread is None:
             return
         self._cancel.set()

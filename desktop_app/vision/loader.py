@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from desktop_app.vision import catalog
-from desktop_app.vision.catalog import ModelSpec
+from desktop_app.models import store
+from desktop_app.models import vision_catalog as catalog
+from desktop_app.models.vision_catalog import ModelSpec
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -113,9 +114,7 @@ def model_folder(spec: ModelSpec) -> Path:
     """Where the model's files are, or ModelNotInstalledError saying how to get them."""
     if spec.folder is not None:
         return spec.folder
-    from desktop_app.vision import download
-
-    path = download.installed_path(spec)
+    path = store.installed_path(spec)
     if path is None:
         raise ModelNotInstalledError(
             f"The model {spec.name} is not installed. Download it with: lookaloud models download {spec.name}"
@@ -159,11 +158,9 @@ def check_folder_configs(folder: Path) -> None:
         if not path.is_file():
             continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
-            raise ModelLoadError(f"The file {path} is damaged: it is not readable JSON.") from None
-        if not isinstance(data, dict):
-            raise ModelLoadError(f"The file {path} is damaged: it must hold a JSON object of named settings.")
+            data = catalog.read_json_object(path)
+        except catalog.BadModelFolderError as error:  # the same sentence, as a load failure
+            raise ModelLoadError(str(error)) from None
         key = _find_code_keys(data)
         if key:
             raise ModelLoadError(

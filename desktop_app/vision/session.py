@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-from desktop_app.vision import catalog
+from desktop_app.models import vision_catalog as catalog
 from desktop_app.vision.loader import LoadedModel
 from desktop_app.vision.prefix_cache import PrefixCache
 from desktop_app.vision.text import clean_output

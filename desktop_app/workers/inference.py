@@ -90,7 +90,7 @@ class InferenceWorker(QObject):
     @Slot(str, str, str)
     def load(self, model: str, device: str, precision: str) -> None:
         """Load (or reload) the model. Runs on the worker thread; progress comes every half second."""
-        from desktop_app.vision import catalog
+        from desktop_app.models import vision_catalog as catalog
         from desktop_app.vision.loader import (
             ModelLoadError,
             ModelNotInstalledError,

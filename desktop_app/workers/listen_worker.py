@@ -24,10 +24,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop_app.models.speech_catalog import SttModelError
 from desktop_app.speech.listener import Listener, StopReason
 from desktop_app.speech.microphone import AudioSource, MicrophoneError, MicrophoneSource
 from desktop_app.speech.stt import SttError, Transcriber
-from desktop_app.speech.stt_models import SttModelError
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QWidget
 
+from desktop_app.models import vision_catalog as catalog
+from desktop_app.models.store import installed_path
+from desktop_app.models.vision_catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
 from desktop_app.ui import setup_dialog
 from desktop_app.ui.setup_dialog import Machine, SetupDialog, assess, recommend
-from desktop_app.vision import catalog
-from desktop_app.vision.catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
-from desktop_app.vision.download import installed_path
 from tests import fakehub
 from tests.app.keyboard import (
     ATSPI_PYTHON,
@@ -157,7 +157,7 @@ def test_download_shows_and_announces_progress_then_chooses_the_model(qtbot, dia
     assert percents and percents[0].startswith("0 percent")
     assert len(percents) <= 10  # one per ten percent at most, not a flood
     assert dialog.announced[-1] == "Download complete. Lookaloud will use tiny-describer."
-    assert setup_dialog.download_model.__module__ == "desktop_app.vision.download"
+    assert setup_dialog.download_model.__module__ == "desktop_app.models.hub"
     assert installed_path(tiny_spec()) is not None
 
 

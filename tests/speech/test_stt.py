@@ -15,16 +15,10 @@ from stt_audio import noise, shared_transcriber, speak, surround, words
 
 from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK, main
 from desktop_app.commands import transcribe as transcribe_command
+from desktop_app.models.speech_catalog import STT_MODELS, SttModelError, SttModelNotInstalledError
+from desktop_app.models.store import bundled_tiny_en, installed_stt_models, resolve_stt_model
 from desktop_app.speech.microphone import SAMPLE_RATE
 from desktop_app.speech.stt import SttLanguageError, Transcriber
-from desktop_app.speech.stt_models import (
-    STT_MODELS,
-    SttModelError,
-    SttModelNotInstalledError,
-    bundled_tiny_en,
-    installed_stt_models,
-    resolve_stt_model,
-)
 
 
 @pytest.mark.parametrize(("voice", "question", "key_words"), [

@@ -10,7 +10,8 @@ import sys
 import pytest
 from PIL import Image
 
-from desktop_app.vision import catalog, loader
+from desktop_app.models import vision_catalog as catalog
+from desktop_app.vision import loader
 
 
 def lookaloud(*args: str) -> subprocess.CompletedProcess:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.vision import download
-from desktop_app.vision.catalog import BLIP2_OPT, BLIP_PAIR, ModelSpec
+from desktop_app.models import hub, store
+from desktop_app.models.vision_catalog import BLIP2_OPT, BLIP_PAIR, ModelSpec
 from tests import fakehub
 from tests.fakehub import FakeHub
 from tests.vision import tiny_models
@@ -70,10 +70,10 @@ def test_pinned_commit_lands_in_the_hub_cache_and_loads_offline(fake_hub: FakeHu
     fake_hub.add_commit("test/tiny-blip2", newer)  # main moved on; the pin must win
     spec = spec_for("test/tiny-blip2", pinned)
 
-    folder = download.download_model(spec)
+    folder = hub.download_model(spec)
 
     assert folder == cache_root("test/tiny-blip2") / "snapshots" / pinned
-    assert download.installed_path(spec) == folder
+    assert store.installed_path(spec) == folder
     assert (folder / "config.json").read_bytes() == (tiny_blip2 / "config.json").read_bytes()
     assert all(f"/resolve/{pinned}/" in path for path, _ in fake_hub.file_requests() if "/resolve/" in path)
     assert [p for m, p, _ in fake_hub.requests if p.startswith("/api/")] == [
@@ -89,7 +89,7 @@ def test_pinned_commit_lands_in_the_hub_cache_and_loads_offline(fake_hub: FakeHu
 
 def test_only_safetensors_and_small_config_files_are_fetched(fake_hub: FakeHub, tiny_blip2: Path) -> None:
     commit = fake_hub.add_commit("test/tiny-blip2", tiny_blip2)
-    folder = download.download_model(spec_for("test/tiny-blip2", commit))
+    folder = hub.download_model(spec_for("test/tiny-blip2", commit))
 
     fetched = fake_hub.fetched_files()
     assert "model.safetensors" in fetched and "config.json" in fetched and "tokenizer.json" in fetched
@@ -99,8 +99,8 @@ def test_only_safetensors_and_small_config_files_are_fetched(fake_hub: FakeHub, 
 
 def test_a_model_without_safetensors_weights_is_refused(fake_hub: FakeHub) -> None:
     commit = fake_hub.add_commit("test/pickles", {"config.json": b"{}", "pytorch_model.bin": b"x" * 100})
-    with pytest.raises(download.DownloadError) as caught:
-        download.download_model(spec_for("test/pickles", commit))
+    with pytest.raises(hub.DownloadError) as caught:
+        hub.download_model(spec_for("test/pickles", commit))
     assert caught.value.kind == "unsafe"
     assert "safetensors" in str(caught.value)
     assert fake_hub.file_requests() == []
@@ -111,14 +111,14 @@ def test_nothing_touches_the_network_without_a_download(fake_hub: FakeHub, monke
 
     commit = fake_hub.add_commit("test/big", big_files())
     spec = spec_for("test/big", commit)
-    assert download.installed_path(spec) is None
-    assert download.installed_path(spec_for("test/big")) is None
+    assert store.installed_path(spec) is None
+    assert store.installed_path(spec_for("test/big")) is None
     assert fake_hub.requests == []
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # the user said: never go online
     monkeypatch.setenv("LOOKALOUD_USER_OFFLINE", "1")  # ... before Lookaloud started (desktop_app/__init__.py)
-    with pytest.raises(download.DownloadError) as caught:
-        download.download_model(spec)
+    with pytest.raises(hub.DownloadError) as caught:
+        hub.download_model(spec)
     assert caught.value.kind == "offline" and "HF_HUB_OFFLINE" in str(caught.value)
     assert fake_hub.requests == []
 
@@ -127,9 +127,9 @@ def test_progress_reports_bytes_percent_speed_and_time_left(fake_hub: FakeHub) -
     files = big_files()
     commit = fake_hub.add_commit("test/big", files)
     fake_hub.throttle_bps = 400_000
-    events: list[download.DownloadProgress] = []
+    events: list[hub.DownloadProgress] = []
 
-    download.download_model(spec_for("test/big", commit), progress=events.append)
+    hub.download_model(spec_for("test/big", commit), progress=events.append)
 
     total = len(files["config.json"]) + BIG
     assert all(e.bytes_total == total for e in events)
@@ -140,7 +140,7 @@ def test_progress_reports_bytes_percent_speed_and_time_left(fake_hub: FakeHub) -
     assert middle, "no progress was reported while the weights arrived"
     assert all(0.05 < e.mb_per_second < 2 for e in middle[1:])  # about 0.4 MB/s as throttled
     assert all(e.seconds_left is not None and 0 < e.seconds_left < 30 for e in middle[1:])
-    line = download.format_progress(middle[-1])
+    line = hub.format_progress(middle[-1])
     assert "percent" in line and "megabytes a second" in line and "left" in line
     assert any(e.phase == "checking" and e.filename == "model.safetensors" for e in events)
 
@@ -150,8 +150,8 @@ def _download_in_thread(spec: ModelSpec, **kw) -> tuple[threading.Thread, dict]:
 
     def work() -> None:
         try:
-            outcome["path"] = download.download_model(spec, **kw)
-        except download.DownloadError as error:
+            outcome["path"] = hub.download_model(spec, **kw)
+        except hub.DownloadError as error:
             outcome["error"] = error
         outcome["ended"] = time.monotonic()
 
@@ -168,27 +168,27 @@ def test_cancel_stops_within_a_second_keeps_the_bytes_and_a_restart_resumes(fake
     cancel = threading.Event()
     asked: list[float] = []
 
-    def on_progress(p: download.DownloadProgress) -> None:
+    def on_progress(p: hub.DownloadProgress) -> None:
         if p.bytes_done > 150_000 and not cancel.is_set():
             asked.append(time.monotonic())
             cancel.set()
 
     thread, outcome = _download_in_thread(spec, progress=on_progress, cancel=cancel)
     thread.join(30)
-    assert isinstance(outcome.get("error"), download.DownloadCancelled)
+    assert isinstance(outcome.get("error"), hub.DownloadCancelled)
     assert outcome["ended"] - asked[0] < 1.0  # the issue asks for cancel within a second
     assert "cancelled" in str(outcome["error"])
     partial = cache_root("test/big") / "blobs" / (hashlib.sha256(files["model.safetensors"]).hexdigest()
                                                    + ".incomplete")
     kept = partial.stat().st_size
     assert 100_000 < kept < BIG
-    assert download.installed_path(spec) is None
+    assert store.installed_path(spec) is None
 
     # A "restart": fresh objects, only what is on disk carries over.
     fake_hub.throttle_bps = None
     fake_hub.requests.clear()
-    events: list[download.DownloadProgress] = []
-    folder = download.download_model(spec, progress=events.append)
+    events: list[hub.DownloadProgress] = []
+    folder = hub.download_model(spec, progress=events.append)
 
     assert (fake_hub.file_requests()[-1][1]) == f"bytes={kept}-"
     assert events[0].bytes_done >= kept  # the kept bytes count as done from the start
@@ -201,7 +201,7 @@ def test_a_cut_transfer_continues_with_a_range_request(fake_hub: FakeHub) -> Non
     commit = fake_hub.add_commit("test/big", files)
     fake_hub.cut_after, fake_hub.cuts = 200_000, 2
 
-    folder = download.download_model(spec_for("test/big", commit))
+    folder = hub.download_model(spec_for("test/big", commit))
 
     ranges = [r for path, r in fake_hub.file_requests() if path.startswith("/cdn/")]
     assert ranges == [None, "bytes=200000-", "bytes=400000-"]
@@ -213,7 +213,7 @@ def test_a_server_that_ignores_range_still_gives_a_whole_file(fake_hub: FakeHub)
     commit = fake_hub.add_commit("test/big", files)
     fake_hub.cut_after, fake_hub.ignore_range = 200_000, True
 
-    folder = download.download_model(spec_for("test/big", commit))
+    folder = hub.download_model(spec_for("test/big", commit))
     assert (folder / "model.safetensors").read_bytes() == files["model.safetensors"]
 
 
@@ -224,18 +224,18 @@ def test_a_damaged_file_is_detected_deleted_and_reported(fake_hub: FakeHub, dama
     spec = spec_for("test/big", commit)
     fake_hub.corrupt.add(damaged)
 
-    with pytest.raises(download.DownloadError) as caught:
-        download.download_model(spec)
+    with pytest.raises(hub.DownloadError) as caught:
+        hub.download_model(spec)
 
     assert caught.value.kind == "corrupt"
     assert str(caught.value) == (f"The file {damaged} arrived damaged, so Lookaloud deleted it. "
                                  "Start the download again to fetch it afresh.")
     blobs = cache_root("test/big") / "blobs"
     assert not [p for p in blobs.iterdir() if p.name.endswith(".incomplete")]
-    assert download.installed_path(spec) is None
+    assert store.installed_path(spec) is None
 
     fake_hub.corrupt.clear()
-    folder = download.download_model(spec)
+    folder = hub.download_model(spec)
     assert (folder / damaged).read_bytes() == files[damaged]
 
 
@@ -247,16 +247,16 @@ def test_an_unpinned_model_is_pinned_at_its_first_download(fake_hub: FakeHub) ->
     thread, outcome = _download_in_thread(
         spec, progress=lambda p: p.bytes_done > 50_000 and cancel.set(), cancel=cancel)
     thread.join(30)
-    assert isinstance(outcome.get("error"), download.DownloadCancelled)
-    assert download.pinned_revision("test/big") == first
+    assert isinstance(outcome.get("error"), hub.DownloadCancelled)
+    assert store.pinned_revision("test/big") == first
 
     fake_hub.add_commit("test/big", big_files(2))  # main moves on between the two tries
     fake_hub.throttle_bps = None
-    folder = download.download_model(spec)
+    folder = hub.download_model(spec)
 
     assert folder.name == first
     assert (folder / "config.json").read_bytes() == big_files(1)["config.json"]
-    assert download.installed_path(spec) == folder
+    assert store.installed_path(spec) == folder
     assert {p.split("/resolve/")[1].split("/")[0] for p, _ in fake_hub.file_requests() if "/resolve/" in p} == {first}
 
 
@@ -265,11 +265,11 @@ def test_a_chosen_folder_holds_the_files_and_is_found_again(fake_hub: FakeHub, t
     commit = fake_hub.add_commit("test/big", files)
     spec = spec_for("test/big", commit)
 
-    folder = download.download_model(spec, dest_dir=tmp_path / "my models")
+    folder = hub.download_model(spec, dest_dir=tmp_path / "my models")
 
     assert folder == tmp_path / "my models"
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]  # no leftovers
-    assert download.installed_path(spec) == folder
+    assert store.installed_path(spec) == folder
     assert not cache_root("test/big").exists()
 
 
@@ -278,51 +278,51 @@ def test_the_blip_pair_is_one_folder_with_caption_and_vqa(fake_hub: FakeHub, tmp
     vqa = fake_hub.add_commit("test/vqa", big_files(2))
     spec = ModelSpec("test-pair", BLIP_PAIR, "A test pair.", "test/caption", caption,
                      vqa_repo_id="test/vqa", vqa_revision=vqa)
-    events: list[download.DownloadProgress] = []
+    events: list[hub.DownloadProgress] = []
 
-    folder = download.download_model(spec, progress=events.append)
+    folder = hub.download_model(spec, progress=events.append)
 
     assert events[-1].bytes_total == 2 * (BIG + len(big_files(1)["config.json"]))  # one bar for both halves
     for part, seed in (("caption", 1), ("vqa", 2)):
         assert (folder / part / "config.json").read_bytes() == big_files(seed)["config.json"]
-    assert download.installed_path(spec) == folder
+    assert store.installed_path(spec) == folder
 
-    mine = download.download_model(spec, dest_dir=tmp_path / "pair")
+    mine = hub.download_model(spec, dest_dir=tmp_path / "pair")
     assert mine == tmp_path / "pair" and (mine / "vqa" / "model.safetensors").is_file()
 
 
 def test_errors_are_one_plain_sentence(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(download.DownloadError) as caught:
-        download.download_model(spec_for("test/nothing-here"))
+    with pytest.raises(hub.DownloadError) as caught:
+        hub.download_model(spec_for("test/nothing-here"))
     assert caught.value.kind == "not_found"
     assert str(caught.value) == "The model test/nothing-here was not found on 127.0.0.1."
 
     commit = fake_hub.add_commit("test/big", big_files())
     with monkeypatch.context() as m:  # a nearly full disk
-        m.setattr(download.shutil, "disk_usage", lambda _: Usage(10**12, 10**12 - 1000, 1000))
-        with pytest.raises(download.DownloadError) as caught:
-            download.download_model(spec_for("test/big", commit))
+        m.setattr(hub.shutil, "disk_usage", lambda _: Usage(10**12, 10**12 - 1000, 1000))
+        with pytest.raises(hub.DownloadError) as caught:
+            hub.download_model(spec_for("test/big", commit))
     assert caught.value.kind == "disk_full" and "not enough free disk space" in str(caught.value)
     assert fake_hub.file_requests() == []
 
     fake_hub.stop()  # the network is gone
-    with pytest.raises(download.DownloadError) as caught:
-        download.download_repo("test/big", commit)
+    with pytest.raises(hub.DownloadError) as caught:
+        hub.download_repo("test/big", commit)
     assert caught.value.kind == "network"
     assert "could not reach the model server" in str(caught.value)
 
 
 def test_whisper_models_download_with_the_same_code(fake_hub: FakeHub) -> None:
-    from desktop_app.speech import stt_models
+    from desktop_app.models import speech_catalog
 
-    model = stt_models.STT_MODELS["base.en"]
+    model = speech_catalog.STT_MODELS["base.en"]
     files = {"config.json": b"{}", "model.bin": b"ct2" * 1000, "tokenizer.json": b"{}", "vocabulary.txt": b"a\nb",
              "README.md": b"card", "preprocessor_config.json": b"{}"}
     fake_hub.add_commit(model.repo_id, files, sha=model.revision)
-    with pytest.raises(stt_models.SttModelNotInstalledError):
-        stt_models.resolve_stt_model("base.en")
+    with pytest.raises(speech_catalog.SttModelNotInstalledError):
+        store.resolve_stt_model("base.en")
 
-    folder = download.download_repo(model.repo_id, model.revision, model.allow_patterns, require_safetensors=False)
+    folder = hub.download_repo(model.repo_id, model.revision, model.allow_patterns, require_safetensors=False)
 
-    assert stt_models.resolve_stt_model("base.en") == folder
+    assert store.resolve_stt_model("base.en") == folder
     assert "README.md" not in fake_hub.fetched_files()

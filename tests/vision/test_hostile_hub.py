@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from desktop_app.vision import download
-from desktop_app.vision.catalog import BLIP2_OPT, ModelSpec
+from desktop_app.models import hub as download
+from desktop_app.models import store
+from desktop_app.models.vision_catalog import BLIP2_OPT, ModelSpec
 from tests import fakehub
 from tests.hostilehub import HostileHub
 
@@ -47,7 +48,7 @@ def allowed(path: Path, tmp_path: Path, dest: Path) -> bool:
     from desktop_app import paths
 
     places = [dest, tmp_path / "hub-cache" / ("models--" + REPO.replace("/", "--")), tmp_path / "hub-cache" / ".locks"]
-    return path == paths.data_dir() / download.RECORD_FILE or any(path.is_relative_to(p) for p in places)
+    return path == paths.data_dir() / store.RECORD_FILE or any(path.is_relative_to(p) for p in places)
 
 
 def one_sentence(text: str) -> bool:
@@ -77,7 +78,7 @@ def attempt(hub: HostileHub, tmp_path: Path, dest: Path | None, commit: str = ""
     outside = {p for p in every_file(tmp_path) - before if not allowed(p, tmp_path, dest or tmp_path / "-")}
     assert outside == set(), f"written outside the model's folder: {sorted(map(str, outside))}"
     assert not [p for p in every_file(tmp_path) if "PWNED" in p.name]
-    record = download._read_record().get("repos", {}).get(REPO, {})
+    record = store.read_record().get("repos", {}).get(REPO, {})
     assert record.get("revision") in (None, commit or hub.repos[REPO].refs["main"]), f"record poisoned: {record}"
     assert len(hub.requests) < MAX_REQUESTS, f"{len(hub.requests)} requests"
     error = outcome.get("error")
@@ -158,7 +159,7 @@ def test_bad_checksums_sizes_and_listings_refuse_the_download(hub: HostileHub, t
         assert error.kind == "unsafe"
         hub.requests.clear()
     assert hub.file_requests() == []
-    assert download.pinned_revision(REPO) == ""  # nothing was pinned for a server caught lying
+    assert store.pinned_revision(REPO) == ""  # nothing was pinned for a server caught lying
 
 
 @pytest.mark.parametrize("sha", ["../../x", "../../" + "a" * 40, "A" * 40, "a" * 41, "main", "/etc"])
@@ -170,8 +171,8 @@ def test_a_bad_commit_id_is_neither_a_folder_nor_the_pinned_revision(hub: Hostil
     error = attempt(hub, tmp_path, None, "")
 
     assert error.kind == "unsafe"
-    assert download.pinned_revision(REPO) == ""
-    assert REPO not in download._read_record().get("repos", {})
+    assert store.pinned_revision(REPO) == ""
+    assert REPO not in store.read_record().get("repos", {})
     snapshots = tmp_path / "hub-cache" / ("models--" + REPO.replace("/", "--")) / "snapshots"
     assert not snapshots.exists() or list(snapshots.iterdir()) == []
 
@@ -277,7 +278,7 @@ def test_the_command_says_one_sentence_and_writes_nothing_outside_dir(
         hub: HostileHub, tmp_path: Path, dest: Path, capsys: pytest.CaptureFixture,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from desktop_app.cli import EXIT_FAILED, main
-    from desktop_app.vision import catalog
+    from desktop_app.models import vision_catalog as catalog
 
     commit = hub.add_commit(REPO, FILES)
     spec = catalog.ModelSpec("hostile", catalog.BLIP2_OPT, "A hostile model.", REPO, commit,
@@ -294,13 +295,13 @@ def test_the_command_says_one_sentence_and_writes_nothing_outside_dir(
     assert err == ("The model server sent a file name that points outside the model's folder for test/hostile, "
                    "so Lookaloud refused the whole download.")
     assert not [p for p in every_file(tmp_path) if "PWNED" in p.name]
-    assert download.pinned_revision(REPO) in ("", commit)
+    assert store.pinned_revision(REPO) in ("", commit)
 
 
 def test_speech_models_get_the_same_guarantees(hub: HostileHub, tmp_path: Path, dest: Path) -> None:
-    from desktop_app.speech import stt_models
+    from desktop_app.models import speech_catalog
 
-    model = stt_models.STT_MODELS["base.en"]
+    model = speech_catalog.STT_MODELS["base.en"]
     files = {"config.json": b"{}", "model.bin": b"ct2" * 1000, "tokenizer.json": b"{}", "vocabulary.txt": b"a"}
     hub.add_commit(model.repo_id, files, sha=model.revision)
     hub.lie = with_sibling(rfilename="../../../../model.bin")
@@ -313,12 +314,12 @@ def test_speech_models_get_the_same_guarantees(hub: HostileHub, tmp_path: Path, 
     assert caught.value.kind == "unsafe" and one_sentence(str(caught.value))
     assert every_file(tmp_path) - before <= {p for p in every_file(tmp_path) if allowed(p, tmp_path, dest)}
     assert hub.file_requests() == []
-    with pytest.raises(stt_models.SttModelNotInstalledError):
-        stt_models.resolve_stt_model("base.en")
+    with pytest.raises(speech_catalog.SttModelNotInstalledError):
+        store.resolve_stt_model("base.en")
 
     hub.lie, hub.fallback = None, None  # an honest answer, into a chosen folder this time
     folder = download.download_repo(model.repo_id, model.revision, model.allow_patterns, dest,
                                     require_safetensors=False)
-    assert folder == dest and stt_models.resolve_stt_model("base.en") == dest
+    assert folder == dest and store.resolve_stt_model("base.en") == dest
     assert {p.split("/resolve/")[1].split("/")[0] for p, _ in hub.file_requests() if "/resolve/" in p} == {
         model.revision}

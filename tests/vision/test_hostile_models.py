@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from desktop_app.vision import catalog, loader
+from desktop_app.models import vision_catalog as catalog
+from desktop_app.vision import loader
 
 MARKER_CODE = '''import pathlib
 pathlib.Path({marker!r}).write_text("the model folder ran code")

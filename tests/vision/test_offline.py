@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.vision import catalog, download
+from desktop_app.models import hub as download
+from desktop_app.models import vision_catalog as catalog
 from tests import fakehub
 from tests.fakehub import FakeHub
 
@@ -150,7 +151,7 @@ def test_a_user_who_set_hf_hub_offline_gets_no_download(tmp_path: Path, hub: Fak
     commit = hub.add_commit("test/online", {"config.json": b"{}", "model.safetensors": b"w" * 1000})
     env, log = online_user_env(tmp_path, hub)
     env["HF_HUB_OFFLINE"] = "1"  # the user's own wish, before Lookaloud started
-    script = ("import sys\nfrom desktop_app.vision import catalog\n"
+    script = ("import sys\nfrom desktop_app.models import vision_catalog as catalog\n"
               "catalog.CATALOG['t'] = catalog.ModelSpec('t', catalog.BLIP2_OPT, 'T.', 'test/online', sys.argv[1],"
               " download_mb=1, params_billion=0.001)\n"
               "from desktop_app.cli import main\nsys.exit(main(['models', 'download', 't']))\n")

@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from desktop_app.vision import catalog, loader
+from desktop_app.models import vision_catalog as catalog
+from desktop_app.vision import loader
 from desktop_app.vision.session import Cancelled, ImageSession
 
 KINDS = ["blip2-opt", "blip2-t5", "instructblip-t5", "instructblip-llm", "blip-pair"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from desktop_app.vision import catalog
+from desktop_app.models import vision_catalog as catalog
 from desktop_app.vision import demo_scenes as ds
 
 FOLDER = Path(__file__).resolve().parents[2] / "resources" / "models" / "shapes-demo"

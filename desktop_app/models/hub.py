@@ -1,19 +1,21 @@
 """Model downloads from the Hugging Face Hub, only when the user asks for one.
 
-This module owns everything that touches the network in Lookaloud and where downloaded
-models live on disk:
+This module owns everything that touches the network in Lookaloud:
 
-- `download_model(spec)` / `download_repo(repo_id, ...)` fetch a model at a pinned commit,
-  only safetensors weights and small config/tokenizer files (never pickles), into the
+- `download_model(model)` (a vision ModelSpec or a Whisper SttModel) / `download_repo(repo_id,
+  ...)` fetch a model at a pinned commit, only safetensors weights (CTranslate2's model.bin
+  for Whisper) and small config/tokenizer files (never pickles), into the
   standard Hugging Face cache (or a folder the user chose), with progress events (bytes,
   percent, MB/s, time left), cancellation within a second, resume with HTTP Range after an
   interruption or a restart (partial files are kept as `*.incomplete`), and an integrity
   check of every file (size, then sha256 for LFS files or the git blob hash for small files).
-- `installed_path(spec)` / `repo_path(repo_id, ...)` find a downloaded model without any
-  network access.
+- `server_name()`, `format_progress()`, `spoken_duration()`: what the interfaces say about it.
+
+Where a downloaded model lives and how it is found again is the model store's (store.py): this
+client writes the store's record of downloads and asks the store where a model ended up.
 
 Catalog models with an empty revision are pinned at their first download: the commit that
-the branch pointed to is recorded in `paths.data_dir()/downloads.json` before any byte is
+the branch pointed to is recorded in the store's downloads.json before any byte is
 fetched, and every later download, resume and load uses exactly that commit.
 
 Everything the server says is distrusted: file names, blob ids, checksums and the commit id are
@@ -49,8 +51,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
-from desktop_app import USER_OFFLINE_VARIABLE, __version__, paths
-from desktop_app.vision.catalog import BLIP_PAIR, ModelSpec
+from desktop_app import USER_OFFLINE_VARIABLE, __version__
+from desktop_app.models import store
+from desktop_app.models.speech_catalog import SttModel
+from desktop_app.models.vision_catalog import BLIP_PAIR, ModelSpec
 
 # Weights in safetensors plus the small files processors and tokenizers read.
 MODEL_FILE_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.json", "*.txt", "*.model")
@@ -61,9 +65,7 @@ FORBIDDEN_PATTERNS: tuple[str, ...] = (
     # Indexes of weights that are never fetched: useless, and they could mislead a loader.
     "*.bin.index.json", "tf_model*", "flax_model*",
 )
-RECORD_FILE = "downloads.json"
 WORK_FOLDER = ".lookaloud-download"  # partial files and the lock inside a chosen folder
-PAIR_PARTS = ("caption", "vqa")
 
 _READ_TIMEOUT_S = 1.0  # a stalled read wakes up this often to notice a cancel
 _STALL_LIMIT_S = 30.0  # no byte for this long: the connection is lost
@@ -83,6 +85,7 @@ _OFFICIAL_HOSTS = ("huggingface.co", "hf.co")
 _PROGRESS_EVERY_S = 0.1
 _SPEED_WINDOW_S = 5.0
 _DISK_MARGIN = 50 * 1024 * 1024
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 ProgressCallback = Callable[["DownloadProgress"], None]
 
@@ -132,165 +135,14 @@ class DownloadCancelled(DownloadError):
         super().__init__("The download was cancelled. Start it again to continue where it stopped.", "cancelled")
 
 
-# ---------------------------------------------------------------------------------------------
-# The record of downloads: which commit each repository was pinned to, and where it went.
-
-
-def _record_path() -> Path:
-    return paths.data_dir() / RECORD_FILE
-
-
-def _read_record() -> dict[str, Any]:
-    try:
-        data = json.loads(_record_path().read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _update_record(repo_id: str, **fields: Any) -> None:
-    path = _record_path()
-    data = _read_record()
-    entry = data.setdefault("repos", {}).setdefault(repo_id, {})
-    entry.update(fields)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a crash never leaves half a record
-
-
-def _recorded(repo_id: str) -> dict[str, Any]:
-    entry = _read_record().get("repos", {}).get(repo_id, {})
-    return entry if isinstance(entry, dict) else {}
-
-
-_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def _is_commit(revision: object) -> bool:
-    """A git commit id: 40 (sha1) or 64 (sha256) lowercase hex digits, nothing else."""
-    return isinstance(revision, str) and _HASH.fullmatch(revision) is not None
-
-
-def pinned_revision(repo_id: str, revision: str = "") -> str:
-    """The commit to use for a repository: `revision` if it is a commit, else the commit
-    recorded at the first download, else "" (not pinned yet; the next download pins it)."""
-    if _is_commit(revision):
-        return revision
-    recorded = str(_recorded(repo_id).get("revision", ""))
-    return recorded if _is_commit(recorded) else ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Finding installed models (never touches the network).
-
-
-def _hub_cache() -> Path:
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def _has_weights(folder: Path) -> bool:
-    return any(folder.glob("*.safetensors")) or (folder / "model.bin").is_file()
-
-
-def repo_path(repo_id: str, revision: str = "", cache_dir: str | Path | None = None) -> Path | None:
-    """Where a downloaded repository's files are, or None if it is not (fully) downloaded.
-
-    Looks at the folder recorded by a `dest_dir` download first, then at the Hugging Face cache
-    snapshot of the pinned or recorded commit (which also finds models put there by other
-    tools; `cache_dir` names another Hugging Face cache to look in). Never touches the network.
-    """
-    from huggingface_hub import try_to_load_from_cache
-
-    entry = _recorded(repo_id)
-    revision = pinned_revision(repo_id, revision)
-    if not revision:
-        return None
-    files = entry.get("files") if entry.get("revision") == revision and entry.get("complete") else None
-    if files and entry.get("dir"):
-        folder = Path(entry["dir"])
-        if all((folder / f).is_file() for f in files):
-            return folder
-    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir or _hub_cache(), revision=revision)
-    if not isinstance(found, str):
-        return None
-    folder = Path(found).parent
-    if files:
-        return folder if all((folder / f).is_file() for f in files) else None
-    return folder if _has_weights(folder) else None
-
-
-def _pair_folder(spec: ModelSpec, caption: Path, vqa: Path) -> Path | None:
-    """A folder holding caption/ and vqa/ for a BLIP pair whose halves live apart (the cache)."""
-    if caption.parent == vqa.parent and caption.name == "caption" and vqa.name == "vqa":
-        return caption.parent
-    folder = paths.data_dir() / "models" / spec.name
-    try:
-        for part, target in zip(PAIR_PARTS, (caption, vqa)):
-            link = folder / part
-            if link.is_dir() and link.resolve() == target.resolve():
-                continue
-            _remove_link(link)
-            folder.mkdir(parents=True, exist_ok=True)
-            _link_dir(target, link)
-    except OSError:
-        return None
-    return folder
-
-
-def _remove_link(link: Path) -> None:
-    if link.is_symlink() or (os.name == "nt" and link.exists()):
-        try:
-            os.unlink(link)
-        except OSError:
-            os.rmdir(link)  # a Windows junction
-
-
-def _link_dir(target: Path, link: Path) -> None:
-    try:
-        os.symlink(target, link, target_is_directory=True)
-    except OSError:
-        if os.name != "nt":
-            raise
-        import _winapi  # a junction needs no special privilege on Windows
-
-        _winapi.CreateJunction(str(target), str(link))
-
-
-def installed_path(spec: ModelSpec) -> Path | None:
-    """Where a model's files are on disk, or None if it is not installed. No network.
-
-    - A model with a folder (the demo model, a folder the user gave): that folder, if it holds
-      a saved model.
-    - A catalog model: its Hugging Face cache snapshot folder for the pinned (or recorded)
-      commit, or the folder it was downloaded into with `dest_dir`.
-    - The BLIP pair: always one folder holding `caption/` and `vqa/`. After a `dest_dir`
-      download that is the folder itself; for the cache it is `data_dir()/models/<name>`, whose
-      two entries link to the two snapshot folders.
-    """
-    if spec.folder is not None:
-        folder = Path(spec.folder)
-        ok = (folder / "config.json").is_file() or all((folder / p / "config.json").is_file() for p in PAIR_PARTS)
-        return folder if ok else None
-    if not spec.repo_id:
-        return None
-    main = repo_path(spec.repo_id, spec.revision)
-    if spec.kind != BLIP_PAIR or main is None:
-        return main
-    vqa = repo_path(spec.vqa_repo_id, spec.vqa_revision)
-    return _pair_folder(spec, main, vqa) if vqa is not None else None
-
-
 def _endpoint() -> str:
     from huggingface_hub import constants
 
     return constants.ENDPOINT.rstrip("/")
 
 
-def _server_name() -> str:
+def server_name() -> str:
+    """The model server's host name, for sentences about downloads."""
     return urlsplit(_endpoint()).hostname or _endpoint()
 
 
@@ -314,7 +166,7 @@ def _translate(error: BaseException, repo_id: str) -> DownloadError:
     """One plain sentence for whatever went wrong while talking to the server."""
     import httpx2
 
-    server = _server_name()
+    server = server_name()
     if isinstance(error, DownloadError):
         return error
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -335,7 +187,7 @@ def _check_status(response: Any, repo_id: str) -> None:
     if status < 400:
         return
     code = response.headers.get("X-Error-Code", "")
-    server = _server_name()
+    server = server_name()
     if code == "RevisionNotFound":
         raise DownloadError(f"The model server no longer has the version of {repo_id} that Lookaloud needs.",
                             "not_found")
@@ -498,7 +350,7 @@ def _listed_files(info: dict[str, Any], repo_id: str) -> list[tuple[str, int, st
         blob_id = s.get("blobId")
         if lfs is not None and (not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None):
             raise _refused(repo_id, "an invalid checksum")
-        if blob_id is not None and not _is_commit(blob_id):  # a git object id has a commit's shape
+        if blob_id is not None and not store.is_commit(blob_id):  # a git object id has a commit's shape
             raise _refused(repo_id, "an invalid checksum")
         if size is not None and (type(size) is not int or not 0 <= size <= _MAX_FILE_BYTES):
             raise _refused(repo_id, "a file size larger than any model has")
@@ -515,12 +367,12 @@ def _plan(client: Any, repo_id: str, revision: str, allow_patterns: Sequence[str
 
     if _user_offline():
         raise _offline_error()
-    pinned = pinned_revision(repo_id, revision)
+    pinned = store.pinned_revision(repo_id, revision)
     info = _model_info(client, repo_id, pinned or revision or "main")
     commit = info.get("sha") or pinned
     if not commit:
         raise DownloadError(f"The model server did not say which version of {repo_id} it has.", "server")
-    if not _is_commit(commit):
+    if not store.is_commit(commit):
         raise _refused(repo_id, "an invalid version id")
     if pinned and commit != pinned:
         raise DownloadError(f"The model server sent a different version of {repo_id} than the one asked for.",
@@ -537,7 +389,7 @@ def _plan(client: Any, repo_id: str, revision: str, allow_patterns: Sequence[str
             f"The model {repo_id} has no weights in the safetensors format, and Lookaloud only loads that "
             "format because the other formats can run code on your computer.", "unsafe")
 
-    storage = _hub_cache() / repo_folder_name(repo_id=repo_id, repo_type="model")
+    storage = store.hub_cache() / repo_folder_name(repo_id=repo_id, repo_type="model")
     base = dest_dir if dest_dir is not None else storage
     files = []
     for name, size, sha256, blob_id in wanted:
@@ -559,7 +411,7 @@ def _plan(client: Any, repo_id: str, revision: str, allow_patterns: Sequence[str
     if not pinned:
         # Pin before the first byte, so a resume after a restart continues the same commit;
         # only now that everything the server said has passed the checks.
-        _update_record(repo_id, revision=commit, complete=False)
+        store.record(repo_id, revision=commit, complete=False)
     folder = dest_dir if dest_dir is not None else storage / "snapshots" / commit
     return _Plan(repo_id, commit, files, folder, dest_dir)
 
@@ -648,7 +500,7 @@ def _fetch_file(client: Any, f: _File, meter: _Meter, cancel: threading.Event | 
         requests += 1
         if early >= _MAX_TRIES or requests > _MAX_REQUESTS:
             raise DownloadError(
-                f"The model server {_server_name()} kept breaking off the transfer of {f.name}, so Lookaloud "
+                f"The model server {server_name()} kept breaking off the transfer of {f.name}, so Lookaloud "
                 "stopped. Try again later; the download will continue where it stopped.", "network")
         headers = {"Accept-Encoding": "identity"}  # byte offsets must mean file offsets
         if have:
@@ -662,7 +514,7 @@ def _fetch_file(client: Any, f: _File, meter: _Meter, cancel: threading.Event | 
                     if _content_start(response) != have:
                         raise _damaged(f, meter)
                 elif response.status_code not in (200, 206) or (not have and response.status_code == 206):
-                    raise DownloadError(f"The model server {_server_name()} answered with error "
+                    raise DownloadError(f"The model server {server_name()} answered with error "
                                         f"{response.status_code}. Try again later.", "server")
                 elif have:  # the server ignored Range: the whole file comes again
                     meter.rewind(have)
@@ -689,7 +541,7 @@ def _fetch_file(client: Any, f: _File, meter: _Meter, cancel: threading.Event | 
                         if now - window_start >= _STALL_LIMIT_S:
                             if window_bytes < _MIN_BYTES_PER_STALL_WINDOW:
                                 raise DownloadError(
-                                    f"The model server {_server_name()} sends {f.name} too slowly to ever finish, "
+                                    f"The model server {server_name()} sends {f.name} too slowly to ever finish, "
                                     "so Lookaloud stopped. Try again later; the download will continue where "
                                     "it stopped.", "network")
                             window_start, window_bytes = now, 0
@@ -785,7 +637,7 @@ def _run(client: Any, plans: list[_Plan], progress: ProgressCallback | None,
             "Free some space and start the download again.", "disk_full")
     meter.send()
     for plan in plans:
-        lock_dir = plan.dest_dir / WORK_FOLDER if plan.dest_dir else _hub_cache() / ".locks"
+        lock_dir = plan.dest_dir / WORK_FOLDER if plan.dest_dir else store.hub_cache() / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(lock_dir / (plan.repo_id.replace("/", "--") + ".lock")))
         try:
@@ -816,7 +668,7 @@ def _run(client: Any, plans: list[_Plan], progress: ProgressCallback | None,
 def _finish(plan: _Plan) -> None:
     if plan.dest_dir is not None:  # leave the chosen folder holding just the model
         shutil.rmtree(plan.dest_dir / WORK_FOLDER, ignore_errors=True)
-    _update_record(plan.repo_id, revision=plan.commit, complete=True,
+    store.record(plan.repo_id, revision=plan.commit, complete=True,
                    dir=str(plan.dest_dir) if plan.dest_dir is not None else None,
                    files=sorted(f.name for f in plan.files))
 
@@ -841,18 +693,22 @@ def download_repo(
 
 
 def download_model(
-    spec: ModelSpec,
+    spec: ModelSpec | SttModel,
     dest_dir: str | Path | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> Path:
-    """Download a catalog model (both halves of the BLIP pair); return installed_path(spec).
+    """Download a catalog model (both halves of the BLIP pair, or a Whisper model); return the
+    folder that holds it (the store's installed_path for a vision model).
 
     Blocks; call it off the GUI thread. With `dest_dir` the files go into that folder (the
     pair into dest_dir/caption and dest_dir/vqa) instead of the Hugging Face cache.
     """
+    if isinstance(spec, SttModel):  # CTranslate2 weights: model.bin, never unpickled
+        return download_repo(spec.repo_id, spec.revision, spec.allow_patterns, dest_dir, progress, cancel,
+                             require_safetensors=False)
     if spec.folder is not None or not spec.repo_id:
-        found = installed_path(spec)
+        found = store.installed_path(spec)
         if found is None:
             raise DownloadError(f"The model {spec.name} cannot be downloaded; it comes with Lookaloud.",
                                 "not_found")
@@ -861,7 +717,7 @@ def download_model(
     if spec.kind == BLIP_PAIR:
         repos = [(spec.repo_id, spec.revision, "caption"), (spec.vqa_repo_id, spec.vqa_revision, "vqa")]
     _download(repos, MODEL_FILE_PATTERNS, dest_dir, progress, cancel, True)
-    found = installed_path(spec)
+    found = store.installed_path(spec)
     if found is None:
         raise DownloadError(f"The model {spec.name} was downloaded but could not be found afterwards.", "server")
     return found

