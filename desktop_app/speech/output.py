@@ -22,14 +22,14 @@ from typing import Literal
 from desktop_app.private_files import release_private_folder, remove_leftovers
 from desktop_app.speech.audio_out import AudioOut, default_audio_out
 from desktop_app.speech.earcons import Earcon, EarconPlayer, WorkingTicker
+from desktop_app.speech.own_voice import OwnVoiceSpeaker
 from desktop_app.speech.screenreader import (
     Announce,
     ScreenReaderKind,
     detect_screen_reader,
     screen_reader_speaker,
 )
-from desktop_app.speech.tts import (
-    OwnVoiceSpeaker,
+from desktop_app.speech.speaker import (
     Priority,
     SilentSpeaker,
     Speaker,

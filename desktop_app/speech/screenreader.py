@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from desktop_app.speech.tts import Priority, QueuedSpeaker, Speaker, SpeechListener
+from desktop_app.speech.queue import QueuedSpeaker
+from desktop_app.speech.speaker import Priority, Speaker, SpeechListener
 
 Announce = Callable[[str], None]
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QFileDial
 from desktop_app import settings as settings_module
 from desktop_app.hotkeys.base import DEFAULT_HOTKEYS, Action, busy_message
 from desktop_app.settings import Settings
-from desktop_app.speech.tts import VoiceInfo
+from desktop_app.speech.speaker import VoiceInfo
 from desktop_app.ui.settings_dialog import TAB_NAMES, SettingsDialog
 from tests.app.keyboard import (
     ATSPI_PYTHON,

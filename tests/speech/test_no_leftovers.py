@@ -30,7 +30,8 @@ import psutil
 import pytest
 
 from desktop_app.speech.audio_out import CommandAudioOut
-from desktop_app.speech.tts import EspeakNgSynthesizer, OwnVoiceSpeaker, PyttsxSynthesizer
+from desktop_app.speech.own_voice import OwnVoiceSpeaker
+from desktop_app.speech.synthesizers import EspeakNgSynthesizer, PyttsxSynthesizer
 
 pytestmark = pytest.mark.skipif(
     not OwnVoiceSpeaker.check() or not EspeakNgSynthesizer.check(), reason="espeak-ng is not installed"
@@ -175,7 +176,8 @@ APP_SCRIPT = textwrap.dedent(
     from desktop_app.speech.audio_out import CommandAudioOut
     from desktop_app.speech.earcons import Earcon
     from desktop_app.speech.output import SpeechOutput, SpeechSettings
-    from desktop_app.speech.tts import EspeakNgSynthesizer, OwnVoiceSpeaker, PyttsxSynthesizer
+    from desktop_app.speech.own_voice import OwnVoiceSpeaker
+    from desktop_app.speech.synthesizers import EspeakNgSynthesizer, PyttsxSynthesizer
     synthesizer, player, pulse, ending = sys.argv[1:5]
     if player == "aplay":
         audio = CommandAudioOut(["aplay", "-q", "-D", "null"])

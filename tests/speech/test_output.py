@@ -24,8 +24,9 @@ from desktop_app.speech.output import (
     no_engine_message,
     speak_and_wait,
 )
+from desktop_app.speech.own_voice import OwnVoiceSpeaker
 from desktop_app.speech.screenreader import AnnouncementSpeaker, OrcaSpeaker, ScreenReaderKind
-from desktop_app.speech.tts import OwnVoiceSpeaker, Priority, SilentSpeaker, Speaker, SpeechEvent
+from desktop_app.speech.speaker import Priority, SilentSpeaker, Speaker, SpeechEvent
 
 needs_voice = pytest.mark.skipif(
     not OwnVoiceSpeaker.check(), reason="no speech engine (espeak-ng) is installed"

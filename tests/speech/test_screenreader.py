@@ -27,7 +27,7 @@ from desktop_app.speech.screenreader import (
     detect_screen_reader,
     screen_reader_speaker,
 )
-from desktop_app.speech.tts import Priority
+from desktop_app.speech.speaker import Priority
 
 STAND_IN_ORCA = textwrap.dedent(
     """

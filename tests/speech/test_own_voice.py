@@ -18,14 +18,10 @@ import psutil
 import pytest
 
 from desktop_app.speech.audio_out import CommandAudioOut, NullAudioOut, write_wav
-from desktop_app.speech.tts import (
-    EspeakNgSynthesizer,
-    OwnVoiceSpeaker,
-    Priority,
-    PyttsxSynthesizer,
-    SpeechEvent,
-    split_sentences,
-)
+from desktop_app.speech.own_voice import OwnVoiceSpeaker
+from desktop_app.speech.sentences import split_sentences
+from desktop_app.speech.speaker import Priority, SpeechEvent
+from desktop_app.speech.synthesizers import EspeakNgSynthesizer, PyttsxSynthesizer
 
 pytestmark = pytest.mark.skipif(
     not OwnVoiceSpeaker.check(), reason="no speech engine (espeak-ng) is installed"
