@@ -50,6 +50,13 @@ PRERM
 chmod 755 "$STAGE/DEBIAN/prerm"
 
 INSTALLED_KB=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
+# The bundle carries the build machine's libraries: it needs at least the glibc they were
+# linked against, the newest GLIBC_ symbol version any of its programs or libraries asks for.
+GLIBC=2.31
+if command -v objdump >/dev/null; then
+  GLIBC=$(find "$BUNDLE" -type f \( -name '*.so*' -o -perm -u+x \) -print0 | xargs -0 objdump -p 2>/dev/null \
+    | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -Vu | tail -1) || true  # objdump skips scripts
+fi
 cat > "$STAGE/DEBIAN/control" <<CONTROL
 Package: lookaloud
 Version: $VERSION
@@ -58,10 +65,10 @@ Maintainer: ${DEB_MAINTAINER:-Lookaloud developers <lookaloud@invalid.invalid>}
 Installed-Size: $INSTALLED_KB
 Section: utils
 Priority: optional
-Depends: libc6 (>= 2.31), espeak-ng, tesseract-ocr, libportaudio2, speech-dispatcher, at-spi2-core,
+Depends: libc6 (>= ${GLIBC:-2.31}), espeak-ng, tesseract-ocr, libportaudio2, speech-dispatcher, at-spi2-core,
  libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-randr0,
  libxcb-shape0, libxcb-xinerama0, libxcb-xkb1, libxkbcommon-x11-0, libxkbcommon0, libx11-xcb1,
- libgl1, libegl1, libfontconfig1, libfreetype6, libdbus-1-3, libglib2.0-0
+ libgl1, libegl1, libfontconfig1, libdbus-1-3
 Recommends: alsa-utils | pulseaudio-utils | pipewire-bin, orca
 Description: describes the screen aloud and answers questions about it, offline
  Lookaloud is a companion for screen-reader users: a hotkey captures the screen, a
