@@ -45,8 +45,6 @@ UninstallDisplayIcon={app}\{#AppExe}
 UninstallDisplayName={#AppName}
 Compression=lzma2/normal
 SolidCompression=yes
-; The folder holds torch: about 1.5 GB unpacked.
-ExtraDiskSpaceRequired=0
 CloseApplications=yes
 RestartApplications=no
 ShowLanguageDialog=auto
@@ -70,7 +68,7 @@ Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopico
 ; ticked, and unticking it there removes it.
 Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "Lookaloud"; ValueData: """{app}\{#AppExe}"""; Tasks: startwithwindows; Flags: uninsdeletevalue
 ; Uninstalling removes the value even when the user turned it on later from the app.
-Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueName: "Lookaloud"; Flags: dontcreatekey uninsdeletevalue
+Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: none; ValueName: "Lookaloud"; Flags: dontcreatekey uninsdeletevalue
 
 [Run]
 Filename: "{app}\{#AppExe}"; Description: "Start Lookaloud now"; Flags: nowait postinstall skipifsilent
