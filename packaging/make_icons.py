@@ -38,8 +38,8 @@ def _render(size: int):  # -> PIL.Image.Image
     painter.end()
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    return Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGBA")
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # PySide6 takes str at run time
+    return Image.open(io.BytesIO(buffer.data().data())).convert("RGBA")
 
 
 def make_icons(folder: Path) -> dict[str, Path]:

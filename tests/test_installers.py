@@ -231,8 +231,8 @@ def test_the_debian_package_installs_describes_and_removes_cleanly(deb: Path, pi
         assert installed.returncode == 0, installed.stderr[-3000:]
         files = subprocess.run(["dpkg", "-L", PACKAGE], capture_output=True, text=True, check=True).stdout.split("\n")
         files = [f for f in files if f.strip()]
-        for path in INSTALLED:
-            assert path in files and os.path.lexists(path), path
+        for installed_path in INSTALLED:
+            assert installed_path in files and os.path.lexists(installed_path), installed_path
         # Starting at login is the app's setting, never the package's.
         assert not [f for f in files if "/autostart" in f]
         assert Path("/usr/bin/lookaloud").resolve() == Path("/opt/lookaloud/lookaloud")
