@@ -130,6 +130,38 @@ def test_the_bundle_describes_a_picture_on_its_own(bundle: Path, picture: tuple[
     assert caption.lower().rstrip(".") == expected  # "a red circle on a white background"
 
 
+def test_the_bundle_hears_and_reads_with_its_own_models(bundle: Path, tmp_path: Path) -> None:
+    """The native parts: CTranslate2 with the bundled Whisper tiny.en for spoken questions, and
+    onnxruntime with RapidOCR's models for text when Tesseract is not installed."""
+    if not shutil.which("espeak-ng"):
+        pytest.skip("needs espeak-ng to speak the question")
+    home = tmp_path / "home"
+    env = _user_env(home)
+    question = tmp_path / "question.wav"
+    subprocess.run(["espeak-ng", "-w", str(question), "What colour is the car?"], check=True, timeout=60)
+    heard = subprocess.run([str(bundle / "lookaloud"), "transcribe", str(question)], cwd=home, env=env,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert heard.returncode == 0, heard.stderr[-3000:]
+    assert "car" in heard.stdout.lower(), heard.stdout
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    sign = tmp_path / "sign.png"
+    picture = Image.new("RGB", (600, 120), "white")
+    font_file = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    font = ImageFont.truetype(str(font_file), 40) if font_file.is_file() else ImageFont.load_default(40)
+    ImageDraw.Draw(picture).text((20, 30), "Balance due today", fill="black", font=font)
+    picture.save(sign)
+    # No Tesseract on the PATH: the bundle's own OCR engine reads it.
+    read = subprocess.run([str(bundle / "lookaloud"), "read-text", str(sign), "--json"], cwd=home,
+                          env={**env, "PATH": str(home / "no-programs")}, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert read.returncode == 0, read.stderr[-3000:]
+    result = json.loads(read.stdout)
+    assert result["engine"] == "rapidocr"
+    assert result["text"].strip().lower() == "balance due today"
+
+
 def test_the_bundled_app_opens_its_window_for_a_screen_reader_and_quits(bundle: Path, tmp_path: Path) -> None:
     """Started under Xvfb as a desktop user starts it: its window reaches the accessibility
     bus (what Orca reads), the demo model loads, and `lookaloud trigger quit` ends it."""
