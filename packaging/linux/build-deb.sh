@@ -5,7 +5,7 @@
 # The package puts the bundle in /opt/lookaloud, the command in /usr/bin/lookaloud, the menu
 # entry in /usr/share/applications and the icon in the hicolor theme; it declares the Debian
 # packages the bundle calls or loads from the system. It starts nothing at login: the app's
-# own "Start with the computer" setting writes the user's autostart entry.
+# setting "Start Lookaloud when I log in" writes the user's autostart entry.
 # DEB_COMPRESSION=xz|zstd|gzip picks the compressor (zstd by default: fast on 1.4 GB, and dpkg
 # reads it since Debian 12 and Ubuntu 21.10; xz or gzip for older systems). DEB_MAINTAINER sets the
 # Maintainer field.

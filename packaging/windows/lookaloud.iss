@@ -10,7 +10,7 @@
 ; - Per-user by default, so no UAC prompt (the secure desktop it opens is a common place for a
 ;   screen reader to fall silent); an administrator can still choose "all users".
 ; - Tasks, both unticked: a desktop shortcut, and starting Lookaloud with Windows. The latter
-;   writes the same HKCU Run value that the app's own "Start with the computer" setting writes
+;   writes the same HKCU Run value as the app's setting "Start Lookaloud when I log in"
 ;   (desktop_app/autostart.py), so the two always agree, and uninstalling removes it.
 ; - Lookaloud starts at the end (a ticked check box on the last page, skipped when silent), so
 ;   the user hears it at once.
