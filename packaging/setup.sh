@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up Lookaloud on a fresh Debian/Ubuntu machine: system packages, then a virtual
 # environment in .venv with the CPU build of torch (install a CUDA build yourself for a GPU,
-# see README), then Lookaloud itself with its test tools.
+# see README), then Lookaloud itself with its test tools. binutils (objdump) is for PyInstaller;
+# speech-dispatcher is a dependency of the Debian package that tests/test_installers.py installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -12,7 +13,8 @@ if command -v apt-get >/dev/null; then
     at-spi2-core python3-pyatspi gir1.2-atspi-2.0 dbus dbus-x11 \
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 \
     libxcb-shape0 libxcb-render-util0 libxcb-image0 libgl1 libegl1 libfontconfig1 libdbus-1-3 \
-    libportaudio2 imagemagick tesseract-ocr fonts-dejavu-core pulseaudio pulseaudio-utils
+    libportaudio2 imagemagick tesseract-ocr fonts-dejavu-core pulseaudio pulseaudio-utils \
+    speech-dispatcher binutils
 fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
