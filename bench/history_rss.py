@@ -1,6 +1,6 @@
 """How much the app's memory grows while the user describes large pictures one after another.
 
-Runs the real controller and inference thread around a tiny BLIP-2 (tests/vision/tiny_models),
+Runs the real controller and inference thread around a tiny BLIP-2 (testkit/tiny_models.py),
 describes COUNT different SIDE x SIDE pictures in a row, waits for each description, and prints
 the process's resident memory (VmRSS) before and after. --unbounded keeps every picture whole,
 as the history did before it kept a bounded copy.
@@ -39,7 +39,7 @@ def main() -> None:
     from desktop_app.controller import Controller, State
     from desktop_app.settings import Settings
     from desktop_app.vision import images
-    from tests.vision import tiny_models
+    from testkit import tiny_models
 
     if args.unbounded:
         images.bounded_copy = lambda image, max_pixels=0: image  # type: ignore[assignment]

@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from desktop_app.ocr.reader import get_engine, read_text
+from testkit.pictures import Screenshot, available_fonts, make_document, make_photo, make_screenshot
 from tests.ocr.conftest import char_accuracy
-from tests.ocr.pictures import Screenshot, available_fonts, make_document, make_photo, make_screenshot
 
 
 def cases(quick: bool) -> list[tuple[str, Screenshot]]:

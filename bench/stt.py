@@ -23,15 +23,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "speech")]
-
-from stt_audio import speak, surround, words
+sys.path.insert(0, str(ROOT))
 
 from desktop_app.speech.listener import Listener
 from desktop_app.speech.microphone import SAMPLE_RATE, WavSource
 from desktop_app.speech.stt import Transcriber
 from desktop_app.speech.vad import VadSettings
 from desktop_app.speech.voice_commands import recognise_command
+from testkit.speech_audio import speak, surround, words
 
 QUESTIONS = [
     "What color is the car?",

@@ -1,5 +1,6 @@
 """The package's shape: no module of desktop_app/ imports itself back through others (imports
-inside functions included), and every module opens with a docstring that says what it owns.
+inside functions included), none imports the test kit (testkit/) or the tests, and every module
+opens with a docstring that says what it owns.
 
 Imports are read from the source with `ast`, not by importing: a lazy import inside a function
 is a dependency too, it just fails later (a half-initialised module, at the first click) when
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "desktop_app"
+TEST_ONLY = ("testkit", "tests")  # top-level packages the product must never import
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -83,6 +85,24 @@ def import_edges(modules: dict[str, Path], root: Path = ROOT) -> list[Edge]:
     return edges
 
 
+def imports_of(modules: dict[str, Path], forbidden: Iterable[str], root: Path = ROOT) -> list[Edge]:
+    """Every absolute import in `modules` of a top-level package in `forbidden` (or a module
+    under it), wherever it stands in the file."""
+    banned = set(forbidden)
+    found = []
+    for source, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            else:
+                continue
+            found += [Edge(source, name, str(path.relative_to(root)), node.lineno)
+                      for name in names if name.split(".")[0] in banned]
+    return found
+
+
 def import_cycles(edges: Iterable[Edge]) -> list[list[Edge]]:
     """The circles of imports: for each strongly connected group of modules (Tarjan), the
     import statements between its members (each of them lies on a circle), sorted by module."""
@@ -148,6 +168,31 @@ def test_no_import_cycles() -> None:
 def test_no_import_cycles_in_ocr() -> None:
     cycles = _cycles_within(f"{PACKAGE}.ocr")
     assert not cycles, f"import circle(s) in {PACKAGE}/ocr/:\n\n{_describe(cycles)}"
+
+
+def test_the_product_never_imports_the_test_kit() -> None:
+    """testkit/ is not in the wheel: an import of it from desktop_app/ would work in the checkout
+    and fail for every user, at the moment that code first runs."""
+    found = imports_of(package_modules(), TEST_ONLY)
+    assert not found, f"{PACKAGE}/ imports test-only code:\n" + "\n".join(str(edge) for edge in found)
+
+
+def test_an_import_of_the_test_kit_inside_a_function_is_found(tmp_path: Path) -> None:
+    """The checker itself: lazy and dotted imports of testkit are seen; a module merely named
+    like it inside the package, and a relative import, are not."""
+    (tmp_path / "pkg").mkdir()
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/a.py": "def f():\n    from testkit.demo_scenes import compose\n    return compose\n",
+        "pkg/b.py": "import os, testkit.fakehub\n",
+        "pkg/testkit.py": "",
+        "pkg/c.py": "from . import testkit\nfrom pkg import testkit as t\nimport testkitchen\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    found = imports_of(package_modules(tmp_path, "pkg"), TEST_ONLY, tmp_path)
+    assert sorted((e.source, e.target, e.line) for e in found) == [
+        ("pkg.a", "testkit.demo_scenes", 2), ("pkg.b", "testkit.fakehub", 1)]
 
 
 def test_a_circle_through_a_lazy_relative_import_is_found(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """What `pip install lookaloud` gives a user, outside this checkout: the wheel carries the
-resources (demo model, earcons, icon), and the installed copy finds and uses them."""
+resources (demo model, earcons, icon) and nothing of the tests or the test kit, and the
+installed copy finds and uses them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.vision import demo_scenes as ds
+from testkit import demo_scenes as ds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,6 +47,14 @@ def test_the_wheel_carries_the_resources(wheel: Path) -> None:
                    "desktop_app/resources/earcons/done.wav",
                    "desktop_app/resources/icons/lookaloud.svg"):
         assert needed in names
+
+
+def test_the_wheel_carries_no_test_code(wheel: Path) -> None:
+    """The test kit (testkit/), the tests, tools and benchmarks stay in the checkout."""
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert tops <= {"desktop_app"} | {t for t in tops if t.endswith(".dist-info")}, sorted(tops)
+    assert not [n for n in names if "demo_scenes" in n or "tiny_models" in n or "fakehub" in n], names
 
 
 def test_an_installed_copy_describes_with_the_demo_model(wheel: Path, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ to resources/models/shapes-demo.
 The model is a real Blip2ForConditionalGeneration (ViT, Q-Former, OPT decoder) with a
 word-level tokenizer and a real Blip2Processor, small enough to train on a 2-core CPU in
 about 20 minutes. Scenes, captions and question/answer pairs come from
-desktop_app.vision.demo_scenes; the prompt formats are the ones lookaloud.json gives the
+testkit.demo_scenes; the prompt formats are the ones lookaloud.json gives the
 engine. Training is deterministic from --seed; scores are measured on held-out scenes drawn
 from --eval-seed.
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import torch
 import torch.nn.functional as F
 
-from desktop_app.vision import demo_scenes as ds
+from testkit import demo_scenes as ds
 
 OUT_DIR = ROOT / "resources" / "models" / "shapes-demo"
 IMAGE_SIZE = 96
@@ -528,7 +528,7 @@ def write_card(folder: Path, results: dict) -> None:
 Lookaloud's demo model ("Demo model: knows only simple shapes") and its test oracle. It is a
 real `Blip2ForConditionalGeneration` (ViT, Q-Former, OPT decoder) with a word-level tokenizer
 and a real `Blip2Processor`, trained from scratch on pictures drawn by
-`desktop_app/vision/demo_scenes.py`. It needs no download and runs anywhere in a fraction of
+`testkit/demo_scenes.py`. It needs no download and runs anywhere in a fraction of
 a second, but it knows nothing about real screens or photos.
 
 ## What it knows

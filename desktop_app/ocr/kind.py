@@ -10,7 +10,7 @@ description lead with the text for screenshots and documents. Features (0..1 unl
   toolbars, table rules), in picture widths plus heights (not capped at 1).
 - saturation: mean colour saturation; light_background: the most common colour is light.
 Thresholds were set on generated screenshots, documents and photo-like pictures
-(tests/ocr/pictures.py) and checked on real captured Qt windows.
+(testkit/pictures.py) and checked on real captured Qt windows.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit import tiny_models
 from tests.a11y import launcher
-from tests.vision import tiny_models
 
 if not launcher.have_tools():  # pragma: no cover - the CI image has all three
     pytest.skip("needs xdotool, dbus-daemon and Debian's python3-pyatspi", allow_module_level=True)

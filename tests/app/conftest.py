@@ -9,7 +9,7 @@ from desktop_app.app import LookaloudApp
 from desktop_app.settings import Settings
 from desktop_app.speech.audio_out import NullAudioOut
 from desktop_app.speech.output import SpeechOutput, SpeechSettings
-from tests.vision import tiny_models
+from testkit import tiny_models
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from desktop_app.controller import State
 from desktop_app.speech.microphone import NoMicrophoneError, WavSource
-from tests.speech.stt_audio import shared_transcriber, speak, surround
+from testkit.speech_audio import shared_transcriber, speak, surround
 
 
 @pytest.fixture(scope="module")

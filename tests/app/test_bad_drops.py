@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.controller import State
 from desktop_app.vision.images import KEPT_PIXELS
-from tests import badinputs
+from testkit import badinputs
 
 HANG_GUARD_S = 20
 

@@ -18,7 +18,8 @@ from desktop_app.models.store import installed_path
 from desktop_app.models.vision_catalog import BLIP2_OPT, CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec
 from desktop_app.ui import setup_dialog
 from desktop_app.ui.setup_dialog import Machine, SetupDialog, assess, recommend
-from tests import fakehub
+from testkit import fakehub
+from testkit.fakehub import FakeHub
 from tests.app.keyboard import (
     ATSPI_PYTHON,
     atspi_nodes,
@@ -27,7 +28,6 @@ from tests.app.keyboard import (
     show_active,
     unnamed_controls,
 )
-from tests.fakehub import FakeHub
 
 LAPTOP = Machine(ram_gb=16.0, native_bf16=True)
 SIZE = 400_000

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from Xlib.protocol import rq
 
-from tests.capture.blocks import RED, BlocksWindow
+from testkit.blocks import RED, BlocksWindow
 
 
 @pytest.fixture

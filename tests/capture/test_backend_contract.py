@@ -22,7 +22,7 @@ from desktop_app.capture.screen import capture_screen
 from desktop_app.capture.types import SCREEN_MODES, WHOLE_SCREEN, WINDOW_TITLE, CaptureError, Rect
 from desktop_app.capture.window import capture_active_window
 from desktop_app.hotkeys.manager import choose_backend as choose_hotkey_backend
-from tests.capture.blocks import BLUE, RED
+from testkit.blocks import BLUE, RED
 from tests.capture.fake_portal import FakePortal
 
 SCREEN = (1280, 800)  # the test Xvfb

@@ -13,7 +13,7 @@ from desktop_app.capture.region import capture_region
 from desktop_app.capture.screen import capture_screen, grab, monitor_at, monitors
 from desktop_app.capture.types import WHOLE_SCREEN, WINDOW_TITLE, CaptureError, Rect
 from desktop_app.capture.window import active_window_rect, capture_active_window
-from tests.capture.blocks import BLUE, GREEN, RED, WHITE
+from testkit.blocks import BLUE, GREEN, RED, WHITE
 
 
 def _dark_pixels(image, box) -> int:  # type: ignore[no-untyped-def]

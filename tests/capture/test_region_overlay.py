@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QRect
 
 from desktop_app.ui.region_overlay import HELP, RegionOverlay
-from tests.capture.blocks import BLUE, RED
+from testkit.blocks import BLUE, RED
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from desktop_app.ocr.engines import tesseract
 from desktop_app.ocr.engines.tesseract import TesseractEngine
 from desktop_app.ocr.prepare import prepare
 from desktop_app.ocr.reader import choose_engine
+from testkit.pictures import font_path, make_document, make_screenshot
 from tests.ocr.conftest import char_accuracy
-from tests.ocr.pictures import font_path, make_document, make_screenshot
 
 
 def _two_lines() -> tuple[Image.Image, list[str]]:

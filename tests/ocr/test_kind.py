@@ -4,7 +4,7 @@ coverage, flat colour, straight edges; the measurements travel with the decision
 from __future__ import annotations
 
 from desktop_app.ocr import PictureKind, classify_picture, compose_description, read_text
-from tests.ocr.pictures import make_document, make_photo, make_screenshot
+from testkit.pictures import make_document, make_photo, make_screenshot
 
 
 def test_a_photo_like_picture_is_a_photo() -> None:

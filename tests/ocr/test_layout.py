@@ -6,8 +6,8 @@ from __future__ import annotations
 from desktop_app.ocr import OcrLine, read_text
 from desktop_app.ocr.layout import order_lines
 from desktop_app.ocr.types import Box
+from testkit.pictures import make_screenshot
 from tests.ocr.conftest import char_accuracy
-from tests.ocr.pictures import make_screenshot
 
 
 def _line(text: str, left: int, top: int, width: int = 300, height: int = 14) -> OcrLine:

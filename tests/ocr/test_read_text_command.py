@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from testkit.pictures import make_screenshot
 from tests.ocr.conftest import char_accuracy
-from tests.ocr.pictures import make_screenshot
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from desktop_app.speech.microphone import read_audio_file
-from tests import badinputs
+from testkit import badinputs
 
 HANG_GUARD_S = 30  # a FIFO used to block forever; anything that returns at all is fine
 MEMORY_LIMIT = 3 * 1024**3  # a 3 GB file read whole, or a 1 Hz file resampled, goes past it

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 import pytest
 import sounddevice
 from PySide6.QtCore import QMetaObject, Qt, QThread
-from stt_audio import noise, shared_transcriber, speak, surround, words
 
 from desktop_app.speech.microphone import (
     NO_MICROPHONE,
@@ -21,6 +20,7 @@ from desktop_app.speech.microphone import (
 )
 from desktop_app.speech.stt import Transcriber
 from desktop_app.workers.listen_worker import NOTHING_HEARD, ListenWorker
+from testkit.speech_audio import noise, shared_transcriber, speak, surround, words
 
 QUESTION = "How many people are in the picture?"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from stt_audio import noise, shared_transcriber, speak, surround, words
 
 from desktop_app.speech.listener import MAX_SECONDS, Listener, StopReason
 from desktop_app.speech.microphone import SAMPLE_RATE, WavSource
+from testkit.speech_audio import noise, shared_transcriber, speak, surround, words
 
 QUESTION = "How many people are in the picture?"
 

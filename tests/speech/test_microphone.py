@@ -13,7 +13,6 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import sounddevice
-from stt_audio import noise, shared_transcriber, speak, surround, words
 
 from desktop_app.speech import microphone
 from desktop_app.speech.listener import Listener, StopReason
@@ -32,6 +31,7 @@ from desktop_app.speech.microphone import (
     read_audio_file,
     resample,
 )
+from testkit.speech_audio import noise, shared_transcriber, speak, surround, words
 
 QUESTION = "How many people are in the picture?"
 

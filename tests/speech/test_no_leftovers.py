@@ -120,7 +120,7 @@ def player_env(dirs: Dirs, player: str, pulse: str | None) -> dict[str, str]:
 
 
 def picture(tmp_path: Path) -> Path:
-    from desktop_app.vision import demo_scenes as ds
+    from testkit import demo_scenes as ds
 
     path = tmp_path / "scene.png"
     ds.random_scene(3_100_000).render().save(path)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from stt_audio import noise, shared_transcriber, speak, surround, words
 
 from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK, main
 from desktop_app.commands import transcribe as transcribe_command
@@ -19,6 +18,7 @@ from desktop_app.models.speech_catalog import STT_MODELS, SttModelError, SttMode
 from desktop_app.models.store import bundled_tiny_en, installed_stt_models, resolve_stt_model
 from desktop_app.speech.microphone import SAMPLE_RATE
 from desktop_app.speech.stt import SttLanguageError, Transcriber
+from testkit.speech_audio import noise, shared_transcriber, speak, surround, words
 
 
 @pytest.mark.parametrize(("voice", "question", "key_words"), [

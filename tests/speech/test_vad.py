@@ -4,10 +4,10 @@ a pause between words does not cut a question short."""
 from __future__ import annotations
 
 import numpy as np
-from stt_audio import noise, speak, surround
 
 from desktop_app.speech.microphone import SAMPLE_RATE
 from desktop_app.speech.vad import VadEvent, VadSettings, VoiceActivityDetector, speech_bounds
+from testkit.speech_audio import noise, speak, surround
 
 TOLERANCE = int(0.3 * SAMPLE_RATE)
 

@@ -4,9 +4,9 @@ everything else reaches the vision model as a question; also when spoken and tra
 from __future__ import annotations
 
 import pytest
-from stt_audio import shared_transcriber, speak, surround
 
 from desktop_app.speech.voice_commands import VoiceCommand, recognise_command
+from testkit.speech_audio import shared_transcriber, speak, surround
 
 AGAIN, READ, SCREEN, STOP = (VoiceCommand.DESCRIBE_AGAIN, VoiceCommand.READ_TEXT,
                              VoiceCommand.DESCRIBE_SCREEN, VoiceCommand.STOP)

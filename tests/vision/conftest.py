@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vision import tiny_models
+from testkit import tiny_models
 
 BUILDERS = {
     "blip2-opt": lambda d: tiny_models.build_blip2(d, "opt"),

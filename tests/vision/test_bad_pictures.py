@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from desktop_app.vision.images import MAX_PIXELS, PictureError, load_picture
-from tests import badinputs
+from testkit import badinputs
 
 HANG_GUARD_S = 30  # a FIFO used to block forever; anything that returns at all is fine
 # The command may use this much address space: a 3 GB file read whole goes past it and dies of

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from desktop_app.vision import demo_scenes as ds
+from testkit import demo_scenes as ds
 
 
 def test_same_seed_same_scene_and_other_seed_other_scene() -> None:

@@ -19,9 +19,8 @@ import pytest
 
 from desktop_app.models import hub, store
 from desktop_app.models.vision_catalog import BLIP2_OPT, BLIP_PAIR, ModelSpec
-from tests import fakehub
-from tests.fakehub import FakeHub
-from tests.vision import tiny_models
+from testkit import fakehub, tiny_models
+from testkit.fakehub import FakeHub
 
 Usage = namedtuple("Usage", "total used free")
 BIG = 600_000  # bytes of the synthetic weights file: a few seconds at the throttled speeds

@@ -1,4 +1,4 @@
-"""Downloads from a lying model server (tests/hostilehub.py): what must never happen to a user.
+"""Downloads from a lying model server (testkit/hostilehub.py): what must never happen to a user.
 
 Each attack ends the download with one sentence, writes nothing outside the folder the model
 goes to (the whole test folder is checked), leaves the pinned-revision record clean, and
@@ -20,8 +20,8 @@ import pytest
 from desktop_app.models import hub as download
 from desktop_app.models import store
 from desktop_app.models.vision_catalog import BLIP2_OPT, ModelSpec
-from tests import fakehub
-from tests.hostilehub import HostileHub
+from testkit import fakehub
+from testkit.hostilehub import HostileHub
 
 REPO = "test/hostile"
 FILES = {"config.json": b'{"model_type": "blip-2"}', "model.safetensors": bytes(range(256)) * 400}

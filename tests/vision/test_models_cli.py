@@ -17,8 +17,8 @@ import pytest
 
 from desktop_app.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK, main
 from desktop_app.models import vision_catalog as catalog
-from tests import fakehub
-from tests.fakehub import FakeHub
+from testkit import fakehub
+from testkit.fakehub import FakeHub
 
 BIG = 400_000
 FILES = {"config.json": b'{"model_type": "blip-2"}', "model.safetensors": os.urandom(BIG),

@@ -18,8 +18,8 @@ import pytest
 
 from desktop_app.models import hub as download
 from desktop_app.models import vision_catalog as catalog
-from tests import fakehub
-from tests.fakehub import FakeHub
+from testkit import fakehub
+from testkit.fakehub import FakeHub
 
 # Loaded by the child Python at start-up (sitecustomize): records every attempt to open an
 # internet socket or look up a host name, and refuses the connection, a second guard beside

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from desktop_app.models import vision_catalog as catalog
-from desktop_app.vision import demo_scenes as ds
+from testkit import demo_scenes as ds
 
 FOLDER = Path(__file__).resolve().parents[2] / "resources" / "models" / "shapes-demo"
 TEST_SEED = 3_000_000  # scenes no training or scoring run has drawn

@@ -1,4 +1,4 @@
-"""A lying model server: tests/fakehub.py's hub API on 127.0.0.1, with switches for attacks.
+"""A lying model server: testkit/fakehub.py's hub API on 127.0.0.1, with switches for attacks.
 
 Everything FakeHub serves still works; these switches make it lie (set any of them, at any
 time, before the download under test):
@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from tests.fakehub import FakeHub, _handler
+from testkit.fakehub import FakeHub, _handler
 
 
 class HostileHub(FakeHub):
