@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.vision import demo_scenes as ds
+from testkit import demo_scenes as ds
 from tests.a11y import launcher
 
 REPO = Path(__file__).resolve().parents[1]
