@@ -27,8 +27,9 @@ needs_other_user = pytest.mark.skipif(not (os.geteuid() == 0 and shutil.which("s
 
 @pytest.fixture
 def root() -> Iterator[Path]:
-    """A folder another user can pass through (tmp_path's parents are private to us)."""
-    path = Path(tempfile.mkdtemp(prefix="lookaloud-instance-"))
+    """A folder another user can pass through: in the system's temporary folder, since tmp_path's
+    parents, and the test session's private TMPDIR, are closed to other users."""
+    path = Path(tempfile.mkdtemp(prefix="lookaloud-instance-", dir="/tmp"))
     path.chmod(0o711)
     yield path
     shutil.rmtree(path, ignore_errors=True)
