@@ -19,40 +19,6 @@ from desktop_app.workers.inference import InferenceWorker
 __all__ = ["Controller", "Picture", "State"]
 
 
-class _SignalListener(Listener):
-    """The core's listener that emits the controller's signals (GUI thread)."""
-
-    def __init__(self, controller: Controller) -> None:
-        self.controller = controller
-
-    def on_state_changed(self, state: State) -> None:
-        self.controller.state_changed.emit(state)
-
-    def on_said(self, text: str) -> None:
-        self.controller.message.emit(text)
-
-    def on_error(self, message: str) -> None:
-        self.controller.error.emit(message)
-
-    def on_model_ready(self, sentence: str) -> None:
-        self.controller.model_ready.emit(sentence)
-
-    def on_picture_added(self, picture: Picture) -> None:
-        self.controller.picture_added.emit(picture)
-
-    def on_picture_changed(self, picture: Picture) -> None:
-        self.controller.picture_changed.emit(picture)
-
-    def on_current_changed(self, picture: Picture) -> None:
-        self.controller.current_changed.emit(picture)
-
-    def on_request(self, request: Request) -> None:
-        if request.replaces_waiting:
-            # Read by the worker thread before it starts each request (a plain int is atomic).
-            self.controller.worker.replace_before = request.id
-        self.controller._run_requested.emit(request)
-
-
 class Controller(QObject):
     state_changed = Signal(object)  # State
     message = Signal(str)  # every sentence the user should hear, in order
@@ -68,7 +34,11 @@ class Controller(QObject):
 
     def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.core = ControllerCore(settings, _SignalListener(self))
+        self.core = ControllerCore(settings, Listener(
+            on_state_changed=self.state_changed.emit, on_said=self.message.emit, on_error=self.error.emit,
+            on_model_ready=self.model_ready.emit, on_picture_added=self.picture_added.emit,
+            on_picture_changed=self.picture_changed.emit, on_current_changed=self.current_changed.emit,
+            on_request=self._run))
         self._thread = QThread()
         self._thread.setObjectName("lookaloud-inference")
         self.worker = InferenceWorker()
@@ -170,6 +140,13 @@ class Controller(QObject):
     @Slot(str)
     def say(self, text: str) -> None:
         self.core.say(text)
+
+    def _run(self, request: Request) -> None:
+        """Send a request the core made to the worker thread."""
+        if request.replaces_waiting:
+            # Read by the worker thread before it starts each request (a plain int is atomic).
+            self.worker.replace_before = request.id
+        self._run_requested.emit(request)
 
     # ---- from the worker (queued to the GUI thread) -----------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,18 +81,23 @@ class Picture:
     found_text: str = ""
 
 
-class Listener:
-    """What the core tells the outside; every method does nothing here. The Qt adapter emits a
-    signal for each; tests record them."""
+def _ignore(*_: object) -> None:
+    pass
 
-    def on_state_changed(self, state: State) -> None: ...
-    def on_said(self, text: str) -> None: ...  # every sentence the user should hear, in order
-    def on_error(self, message: str) -> None: ...
-    def on_model_ready(self, sentence: str) -> None: ...
-    def on_picture_added(self, picture: Picture) -> None: ...
-    def on_picture_changed(self, picture: Picture) -> None: ...
-    def on_current_changed(self, picture: Picture) -> None: ...
-    def on_request(self, request: Request) -> None: ...  # to be run by the model
+
+@dataclass
+class Listener:
+    """What the core tells the outside, one callable for each kind of news; each ignores it
+    unless given. The Qt adapter gives its signals' `emit`; tests give lists' `append`."""
+
+    on_state_changed: Callable[[State], None] = _ignore
+    on_said: Callable[[str], None] = _ignore  # every sentence the user should hear, in order
+    on_error: Callable[[str], None] = _ignore
+    on_model_ready: Callable[[str], None] = _ignore  # a sentence: which model on which device
+    on_picture_added: Callable[[Picture], None] = _ignore
+    on_picture_changed: Callable[[Picture], None] = _ignore  # its description or conversation
+    on_current_changed: Callable[[Picture], None] = _ignore
+    on_request: Callable[[Request], None] = _ignore  # to be run by the model
 
 
 class ControllerCore:

@@ -21,21 +21,8 @@ class Recorder(Listener):
         self.errors: list[str] = []
         self.requests: list[Request] = []
         self.ready: list[str] = []
-
-    def on_said(self, text: str) -> None:
-        self.said.append(text)
-
-    def on_state_changed(self, state: State) -> None:
-        self.states.append(state)
-
-    def on_error(self, message: str) -> None:
-        self.errors.append(message)
-
-    def on_request(self, request: Request) -> None:
-        self.requests.append(request)
-
-    def on_model_ready(self, sentence: str) -> None:
-        self.ready.append(sentence)
+        super().__init__(on_said=self.said.append, on_state_changed=self.states.append, on_error=self.errors.append,
+                         on_request=self.requests.append, on_model_ready=self.ready.append)
 
 
 def _ready(**changes) -> tuple[ControllerCore, Recorder]:

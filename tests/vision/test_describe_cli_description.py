@@ -54,3 +54,12 @@ def test_plain_output_prints_the_description(tiny_model_dirs, window):
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
     assert line.startswith(window + ": ") and "Printer Settings" in line
+
+
+def test_text_that_cannot_be_read_is_said_and_the_caption_still_describes(tiny_model_dirs, window):
+    result = lookaloud("describe", window, "--json", "--language", "zz", "--model", str(tiny_model_dirs["blip2-opt"]),
+                       "--precision", "fp32")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "cannot read zz text" in result.stderr
+    line = json.loads(result.stdout)
+    assert line["description"] == line["caption"] and line["text"] == ""
