@@ -31,7 +31,8 @@ def test_with_the_kind_on_a_screenshot_is_hedged_or_named(qtbot, make_app):
     assert _describe(qtbot, app).startswith(GUESSES)
 
 
-def test_turning_the_kind_off_in_settings_applies_to_the_next_picture(qtbot, make_app):
+def test_turning_the_kind_off_in_settings_applies_to_the_next_picture(qtbot, make_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # Apply saves: not in the session's folder
     app = make_app(include_text=True, include_kind=True)
     assert _describe(qtbot, app).startswith(GUESSES)
     app.apply_settings(app.settings.update(include_kind=False))
