@@ -1,4 +1,8 @@
-"""`lookaloud describe PICTURE... [--ask Q]...`: describe pictures and answer questions, in the terminal."""
+"""`lookaloud describe PICTURE... [--ask Q]...`: describe pictures and answer questions, in the terminal.
+
+The description is the app's (describer.describe): the caption, then the text found and the
+kind of picture; `--no-text` and `--no-kind` are the app's two description settings.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from desktop_app.describer import DescribeOptions, Description
 
 HELP = "Describe pictures and answer questions about them."
 
@@ -19,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a model name (see `lookaloud models list`) or a folder holding a model")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument("--no-text", action="store_true",
+                        help="do not read the text in the pictures: describe them by the caption alone")
+    parser.add_argument("--no-kind", action="store_true",
+                        help="do not say the kind of picture (\"Probably ...\", \"A screenshot.\")")
+    parser.add_argument("--language", default="en", metavar="CODE", help="the language of the text to read")
     parser.add_argument("--json", action="store_true", help="print one JSON object per picture")
     parser.add_argument("--speak", action="store_true", help="also speak the results aloud")
 
@@ -59,10 +72,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NO_MODEL
     if loaded.note:
         _error(loaded.note)
+    from desktop_app.describer import DescribeOptions
+
+    options = DescribeOptions(include_text=not args.no_text, include_kind=not args.no_kind, language=args.language)
     speaker = _speaker() if args.speak else None
     for path, image in pictures:
         try:
-            loaded, caption, answers, timings = _describe(loaded, image, questions, speaker)
+            loaded, found, answers, timings = _describe(loaded, image, questions, speaker, options)
         except ModelLoadError as exc:  # reloading on the CPU failed
             _error(str(exc))
             return EXIT_NO_MODEL
@@ -74,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         if args.json:
             print(json.dumps({
-                "image": str(path), "caption": caption, "answers": answers, "model": spec.name,
+                "image": str(path), "caption": found.caption, "kind": found.kind, "text": found.found_text,
+                "description": found.spoken, "answers": answers, "model": spec.name,
                 "device": loaded.device, "precision": loaded.precision,
                 "timings_ms": {"load": round(loaded.load_ms, 1), **{k: round(v, 1) for k, v in timings.items()}},
             }), flush=True)
         else:
-            print(f"{path}: {caption}")
+            print(f"{path}: {found.spoken}")
             for item in answers:
                 print(f"  {item['question']} {item['answer']}")
             sys.stdout.flush()
@@ -87,15 +104,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _describe(loaded: Any, image: Any, questions: list[str], speaker: Callable[[str], None] | None,
-              ) -> tuple[Any, str, list[dict[str, str]], dict[str, float]]:
-    """The caption and the answers for one picture, each spoken as soon as it is ready.
+              options: DescribeOptions) -> tuple[Any, Description, list[dict[str, str]], dict[str, float]]:
+    """The description and the answers for one picture, each spoken as soon as it is ready.
 
     When the GPU runs out of memory, the model moves to the CPU (as the README promises), the
     user is told on stderr, and the picture is done again there without repeating what was
-    already spoken. Returns the model in use, the caption, the answers and the timings.
+    already spoken. When the text cannot be read, the user is told on stderr and the picture is
+    described by its caption. Returns the model in use, the description, the answers and the
+    timings.
     """
     import torch
 
+    from desktop_app.describer import compose
+    from desktop_app.ocr import OcrError
     from desktop_app.vision.loader import reload_on_cpu
     from desktop_app.vision.session import ImageSession
 
@@ -110,12 +131,17 @@ def _describe(loaded: Any, image: Any, questions: list[str], speaker: Callable[[
         try:
             session = ImageSession(loaded, image)
             caption = session.caption()
-            hear(0, caption)
+            try:
+                found = compose(caption, image, options)
+            except OcrError as exc:
+                _error(f"{exc} The description says what the model saw, without the text.")
+                found = compose(caption, image, replace(options, include_text=False))
+            hear(0, found.spoken)
             answers = []
             for i, question in enumerate(questions, 1):
                 answers.append({"question": question, "answer": session.ask(question)})
                 hear(i, answers[-1]["answer"])
-            return loaded, caption, answers, session.timings_ms
+            return loaded, found, answers, session.timings_ms
         except torch.OutOfMemoryError:
             if loaded.device == "cpu" or attempt == 2:
                 raise

@@ -52,9 +52,9 @@ def _clip(text: str, limit: int) -> tuple[str, bool]:
     return cut.rstrip(",;:-"), True
 
 
-def hedge_caption(caption: str, kind: PictureKind) -> str:
-    """'a screenshot of a settings window' -> 'Probably a settings window.'; empty when it
-    says nothing beyond 'a screen'."""
+def _content(caption: str) -> str:
+    """What a caption says beyond 'a screenshot of': 'a screenshot of a settings window' ->
+    'a settings window'; empty when it says nothing beyond 'a screen'."""
     text = " ".join(caption.split()).strip().rstrip(".")
     stripped = text
     while True:
@@ -67,7 +67,14 @@ def hedge_caption(caption: str, kind: PictureKind) -> str:
         return ""
     if stripped != text and not re.match(r"^(?:a|an|the|some)\s", stripped, re.IGNORECASE):
         stripped = f"a {stripped}" if not stripped[0].isdigit() else stripped
-    return _sentence(f"Probably {stripped[0].lower() + stripped[1:]}")
+    return stripped
+
+
+def hedge_caption(caption: str, kind: PictureKind) -> str:
+    """'a screenshot of a settings window' -> 'Probably a settings window.'; empty when it
+    says nothing beyond 'a screen'."""
+    stripped = _content(caption)
+    return _sentence(f"Probably {stripped[0].lower() + stripped[1:]}") if stripped else ""
 
 
 def title_line(ocr: OcrResult) -> OcrLine | None:
@@ -93,7 +100,8 @@ def _echoes(line: OcrLine, title: str) -> bool:
 
 
 def compose_description(caption: str, kind: PictureKind | Classification, ocr: OcrResult | None,
-                        window_title: str | None = None, whole_screen: bool = False) -> str:
+                        window_title: str | None = None, whole_screen: bool = False,
+                        say_kind: bool = True) -> str:
     """The description to speak.
 
     Screenshot/document: hedged caption (or "A screenshot."), "The title is: ...", "It says:
@@ -116,11 +124,16 @@ def compose_description(caption: str, kind: PictureKind | Classification, ocr: O
             parts.append(f"There is text: {text}..." if cut else _sentence(f"There is text: {text}"))
         return " ".join(parts)
 
-    parts = [hedge_caption(caption, kind) or f"{_KIND_NAMES[kind]}."]
+    if say_kind:
+        opening = hedge_caption(caption, kind) or f"{_KIND_NAMES[kind]}."
+    else:
+        opening = _sentence(_content(caption))
+    parts = [opening] if opening else []
     if title_sentence:
         parts.append(title_sentence)
     if not lines or ocr is None:
-        parts.append("No other text was found in it." if window_title else "No text was found in it.")
+        it = "it" if parts else "the picture"
+        parts.append(f"No other text was found in {it}." if window_title else f"No text was found in {it}.")
         return " ".join(parts)
     if window_title:
         title = None

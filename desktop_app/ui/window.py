@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         self.status.setText(text)
 
     def _on_state_changed(self, state: State) -> None:
-        self.stop_button.setEnabled(state in (State.THINKING, State.LISTENING, State.LOADING))
+        self.stop_button.setEnabled(state in (State.THINKING, State.LOADING))
 
     def _show_picture(self, picture: Picture) -> None:
         from desktop_app.ui.region_overlay import pil_to_qimage

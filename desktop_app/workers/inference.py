@@ -4,6 +4,7 @@ The model is loaded inside this thread and never leaves it. Requests arrive by q
 with an id; results leave by signal. A describe request replaces requests that have not
 started yet; cancelling sets the request's Event, which the generation reads at every token.
 On a CUDA out-of-memory error the worker reloads the model on the CPU, says so, and retries.
+What a description says is describer.describe's; the request and result records are core's.
 """
 
 from __future__ import annotations
@@ -12,42 +13,14 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-DESCRIBE = "describe"
-ASK = "ask"
-READ_TEXT = "read_text"
+from desktop_app.core import ASK, DESCRIBE, READ_TEXT, Request, Result
 
-
-@dataclass
-class Request:
-    """One piece of work for the model. Built on the GUI thread, read on the worker thread."""
-
-    id: int
-    kind: str  # DESCRIBE | ASK | READ_TEXT
-    picture_id: int
-    image: Any  # PIL.Image, RGB
-    question: str = ""
-    include_text: bool = True
-    language: str = "en"
-    cancel: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass
-class Result:
-    request_id: int
-    kind: str
-    picture_id: int
-    text: str  # what the user hears and reads
-    caption: str = ""
-    question: str = ""
-    picture_kind: str = ""
-    found_text: str = ""
-    timings_ms: dict[str, float] = field(default_factory=dict)
+__all__ = ["ASK", "DESCRIBE", "READ_TEXT", "InferenceWorker", "Request", "Result"]
 
 
 class InferenceWorker(QObject):
@@ -243,18 +216,10 @@ class InferenceWorker(QObject):
             text = ocr.text.strip() or "There is no text in this picture."
             return Result(request.id, READ_TEXT, request.picture_id, text, found_text=ocr.text,
                           timings_ms={"total": (time.perf_counter() - start) * 1000})
-        caption = session.caption()
-        text, picture_kind, found = caption, "", ""
-        if request.include_text:
-            from desktop_app.ocr import classify_picture, compose_description, read_text
+        from desktop_app.describer import DescribeOptions, describe
 
-            ocr = read_text(request.image, language=request.language, cancel=request.cancel)
-            kind = classify_picture(request.image, ocr)
-            from desktop_app.capture.types import WHOLE_SCREEN, WINDOW_TITLE
-
-            info = getattr(request.image, "info", {})
-            text = compose_description(caption, kind, ocr, window_title=info.get(WINDOW_TITLE),
-                                       whole_screen=bool(info.get(WHOLE_SCREEN)))
-            picture_kind, found = kind.kind.value, ocr.text
-        return Result(request.id, DESCRIBE, request.picture_id, text, caption=caption, picture_kind=picture_kind,
-                      found_text=found, timings_ms={**session.timings_ms, "total": (time.perf_counter() - start) * 1000})
+        options = DescribeOptions(request.include_text, request.include_kind, request.language)
+        found = describe(session, request.image, options, cancel=request.cancel)
+        return Result(request.id, DESCRIBE, request.picture_id, found.spoken, caption=found.caption,
+                      picture_kind=found.kind, found_text=found.found_text,
+                      timings_ms={**session.timings_ms, "total": (time.perf_counter() - start) * 1000})

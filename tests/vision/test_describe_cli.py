@@ -38,7 +38,8 @@ def test_json_per_picture_with_answers_in_order(tiny_model_dirs, pictures):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["image"] for line in lines] == pictures
     for line in lines:
-        assert set(line) == {"image", "caption", "answers", "model", "device", "precision", "timings_ms"}
+        assert set(line) == {"image", "caption", "kind", "text", "description", "answers", "model", "device", "precision",
+                             "timings_ms"}
         assert [a["question"] for a in line["answers"]] == ["what colour ?", "how many ?"]
         assert all(a["answer"].endswith(".") for a in line["answers"])
         assert line["caption"][0].isupper() and line["caption"].endswith(".")

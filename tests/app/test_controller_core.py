@@ -1,0 +1,172 @@
+"""The controller's core without Qt: pictures and history, the current picture, requests and
+what becomes of them, the states, and every sentence the user hears at each step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PIL import Image
+
+from desktop_app.core import ASK, DESCRIBE, READ_TEXT, ControllerCore, Listener, Request, Result, State
+from desktop_app.settings import Settings
+
+
+class Recorder(Listener):
+    """Everything the core tells the outside, in order."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+        self.states: list[State] = []
+        self.errors: list[str] = []
+        self.requests: list[Request] = []
+        self.ready: list[str] = []
+        super().__init__(on_said=self.said.append, on_state_changed=self.states.append, on_error=self.errors.append,
+                         on_request=self.requests.append, on_model_ready=self.ready.append)
+
+
+def _ready(**changes) -> tuple[ControllerCore, Recorder]:
+    heard = Recorder()
+    core = ControllerCore(Settings(model="tiny", **changes), heard)
+    core.model_loaded("tiny", "cpu", "fp32", "")
+    return core, heard
+
+
+def _picture(colour=(200, 30, 30), size=(48, 40)) -> Image.Image:
+    return Image.new("RGB", size, colour)
+
+
+def _answer(request: Request, text: str) -> Result:
+    return Result(request.id, request.kind, request.picture_id, text, question=request.question)
+
+
+def test_the_core_runs_without_qt():
+    code = "import sys, desktop_app.core, desktop_app.describer; print('PySide6' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_a_request_made_while_loading_waits_and_runs_when_the_model_is_ready():
+    heard = Recorder()
+    core = ControllerCore(Settings(model="tiny"), heard)
+    assert core.state == State.LOADING
+    core.model_loading(40)
+    picture = core.describe_image(_picture(), "screen")
+    assert heard.said == ["Loading the model, 40 percent. Your request will run when it is ready."]
+    (request,) = heard.requests
+    assert request.kind == DESCRIBE and request.picture_id == picture.id and request.replaces_waiting
+    core.model_loaded("tiny", "cuda", "bf16", "")
+    assert heard.ready == ["The model tiny is ready on the graphics card."]
+    assert core.state == State.THINKING
+    core.result_ready(_answer(request, "A red square."))
+    assert picture.description == "A red square." and heard.said[-1] == "A red square."
+    assert core.state == State.IDLE and not core.outstanding
+    assert heard.states == [State.THINKING, State.IDLE]
+
+
+def test_without_a_model_nothing_is_sent_and_the_user_is_told_how_to_get_one():
+    heard = Recorder()
+    core = ControllerCore(Settings(model=""), heard)
+    assert core.state == State.NO_MODEL and not core.begin_loading("")
+    core.describe_image(_picture(), "screen")
+    assert heard.requests == [] and not core.outstanding
+    assert heard.said == ["No model is set up yet. Open Settings or the setup to choose one."]
+
+
+def test_a_failed_load_drops_the_waiting_requests_and_says_why():
+    heard = Recorder()
+    core = ControllerCore(Settings(model="tiny"), heard)
+    core.describe_image(_picture(), "screen")
+    core.model_load_failed("The model could not be loaded: no weights.")
+    assert core.state == State.NO_MODEL and not core.outstanding
+    assert heard.errors == ["The model could not be loaded: no weights."]
+    assert heard.said[-1] == "The model could not be loaded: no weights."
+
+
+def test_questions_and_reading_need_a_picture_and_a_question():
+    core, heard = _ready()
+    assert not core.ask("what colour?") and not core.read_text()
+    assert heard.said == ["There is no picture yet. Describe the screen or open a picture first."] * 2
+    core.describe_image(_picture(), "screen")
+    assert not core.ask("   ")
+    assert heard.said[-1] == "Type or say a question first."
+    assert core.ask("  what   colour? ") and core.read_text()
+    ask, read = heard.requests[1:]
+    assert (ask.kind, ask.question, ask.replaces_waiting) == (ASK, "what colour?", False)
+    assert read.kind == READ_TEXT
+
+
+def test_stop_cancels_everything_and_late_results_are_dropped():
+    core, heard = _ready()
+    picture = core.describe_image(_picture(), "screen")
+    core.ask("what colour?")
+    core.stop()
+    assert all(r.cancel.is_set() for r in heard.requests)
+    describe, ask = heard.requests
+    core.request_cancelled(describe.id)
+    core.request_cancelled(ask.id)
+    assert heard.said == ["Stopped."] and core.state == State.IDLE
+    core.result_ready(_answer(describe, "Too late."))  # finished just as it was cancelled
+    assert picture.description == "" and "Too late." not in heard.said
+
+
+def test_a_failure_is_said_once_and_a_replaced_request_is_forgotten_quietly():
+    core, heard = _ready()
+    core.describe_image(_picture(), "first")
+    core.describe_image(_picture(), "second")
+    first, second = heard.requests
+    core.forget(first.id)  # skipped by the worker: replaced before it started
+    assert core.state == State.THINKING and heard.said == []
+    core.request_failed(second.id, "Something went wrong while looking at the picture: boom")
+    core.request_failed(second.id, "Something went wrong while looking at the picture: boom")
+    assert heard.said == heard.errors == ["Something went wrong while looking at the picture: boom"]
+    assert core.state == State.IDLE
+
+
+def test_the_history_is_bounded_and_keeps_bounded_copies():
+    core, heard = _ready(history_size=3)
+    pictures = [core.describe_image(_picture((i, 0, 0)), f"p{i}") for i in range(5)]
+    assert core.pictures == pictures[:1:-1] and core.current is pictures[-1]
+    core.result_ready(_answer(heard.requests[0], "Gone."))  # its picture left the history
+    assert "Gone." not in heard.said
+    big = core.describe_image(_picture(size=(4000, 3000)), "big")
+    assert big.image.width * big.image.height <= 9_000_000 and big.image.width < 4000
+    core.settings = core.settings.update(keep_history=False)
+    core.describe_image(_picture(), "alone")
+    assert len(core.pictures) == 1
+
+
+def test_choosing_a_picture_from_the_history_makes_it_current_and_says_it():
+    core, heard = _ready()
+    first = core.describe_image(_picture(), "first")
+    core.result_ready(_answer(heard.requests[0], "A red square."))
+    core.describe_image(_picture(), "second")
+    core.select_picture(first.id)
+    assert core.current is first and heard.said[-1] == "Current picture: A red square."
+    core.ask("what colour?")
+    assert heard.requests[-1].picture_id == first.id
+    core.result_ready(_answer(heard.requests[-1], "Red."))
+    assert first.conversation == [("what colour?", "Red.")]
+    core.repeat_last()
+    assert heard.said[-2:] == ["Red.", "Red."]
+
+
+def test_changed_settings_shape_the_next_request():
+    core, heard = _ready()
+    core.describe_image(_picture(), "before")
+    core.settings = core.settings.update(include_text=False, include_kind=False, language="de")
+    core.describe_image(_picture(), "after")
+    before, after = heard.requests
+    assert (before.include_text, before.include_kind, before.language) == (True, True, "en")
+    assert (after.include_text, after.include_kind, after.language) == (False, False, "de")
+
+
+def test_every_state_is_one_the_core_enters():
+    heard = Recorder()
+    core = ControllerCore(Settings(model="tiny"), heard)
+    entered = {core.state}
+    core.model_loaded("tiny", "cpu", "fp32", "A note.")
+    core.describe_image(_picture(), "screen")
+    core.model_load_failed("Broken.")
+    entered |= set(heard.states)
+    assert entered == set(State)
