@@ -12,10 +12,11 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.settings import Settings
 from desktop_app.workers.inference import ASK, DESCRIBE, READ_TEXT, InferenceWorker, Request, Result
+from desktop_app.workers.lifetime import WorkerThread
 
 
 class State(enum.Enum):
@@ -63,10 +64,8 @@ class Controller(QObject):
         self.last_spoken = ""
         self._ids = itertools.count(1)
         self._outstanding: dict[int, Request] = {}
-        self._thread = QThread()
-        self._thread.setObjectName("lookaloud-inference")
         self.worker = InferenceWorker()
-        self.worker.moveToThread(self._thread)
+        self._thread = WorkerThread(self.worker, "lookaloud-inference")
         self._load_requested.connect(self.worker.load)
         self._run_requested.connect(self.worker.run)
         self.worker.loading.connect(self._on_model_loading)
@@ -77,7 +76,7 @@ class Controller(QObject):
         self.worker.cancelled.connect(self._on_request_cancelled)
         self.worker.skipped.connect(self._forget)
         self.worker.notice.connect(self.say)
-        self._thread.started.connect(self.worker.yield_to_window)
+        self._thread.thread.started.connect(self.worker.yield_to_window)
         self._thread.start()
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -93,8 +92,7 @@ class Controller(QObject):
     def shutdown(self) -> None:
         """Stop what runs, then end the thread: stop, quit, wait."""
         self.stop()
-        self._thread.quit()
-        self._thread.wait()
+        self._thread.stop()
 
     # ---- what the user asks for -------------------------------------------------------------
 

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from desktop_app.choices import Device, Precision
+
 HELP = "Describe pictures and answer questions about them."
 
 
@@ -17,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a question about each picture; repeat for follow-ups")
     parser.add_argument("--model", default=None, metavar="NAME_OR_FOLDER",
                         help="a model name (see `lookaloud models list`) or a folder holding a model")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument("--device", default="auto", choices=Device.values())
+    parser.add_argument("--precision", default="auto", choices=Precision.values())
     parser.add_argument("--json", action="store_true", help="print one JSON object per picture")
     parser.add_argument("--speak", action="store_true", help="also speak the results aloud")
 
