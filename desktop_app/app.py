@@ -10,26 +10,54 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
 from desktop_app import settings as settings_store
+from desktop_app.applying import (
+    AutostartSettings,
+    SettingsPart,
+    SpeechOutSettings,
+    speech_settings,
+)
 from desktop_app.controller import Controller, State
 from desktop_app.gc_guard import GarbageCollector
 from desktop_app.hotkeys.base import Action
 
 
+class SpeechOut(Protocol):
+    """What the app uses of speech output (speech/output.py's SpeechOutput)."""
+
+    def speak(self, text: str) -> None: ...
+    def stop(self) -> None: ...
+    def is_heard(self) -> bool: ...
+    def voices(self) -> Sequence[Any]: ...
+    def play(self, earcon: Any) -> None: ...
+    def apply(self, settings: Any) -> None: ...
+    def start_working(self) -> None: ...
+    def stop_working(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Hotkeys(SettingsPart, Protocol):
+    """What the app uses of global hotkeys (hotkeys/manager.py's HotkeyManager)."""
+
+    def stop(self) -> None: ...
+
+
 class LookaloudApp(QObject):
     """Everything the running app holds. Build with `create()`; GUI thread only."""
 
-    def __init__(self, qapp: QApplication, settings: settings_store.Settings, speech: Any = None,
-                 hotkeys: Any = None, open_window: bool = True) -> None:
+    def __init__(self, qapp: QApplication, settings: settings_store.Settings, speech: SpeechOut | None = None,
+                 hotkeys: Hotkeys | None = None, open_window: bool = True) -> None:
         super().__init__()
         from desktop_app.ui.announce import Announcer
         from desktop_app.ui.tray import Tray, build_menu
         from desktop_app.ui.window import MainWindow
+        from desktop_app.workers.listening import Listening
 
         self.qapp = qapp
         self.settings = settings
@@ -40,30 +68,30 @@ class LookaloudApp(QObject):
         self.window = MainWindow(self.controller)
         self.announcer = Announcer(self.window)  # the app says each message once (_say_now)
         self.garbage = GarbageCollector(self)  # cycles are collected here, on the GUI thread
-        self.speech = speech if speech is not None else self._make_speech()
+        self.speech: SpeechOut = speech if speech is not None else self._make_speech()
         self.menu = build_menu(settings.hotkeys, self.trigger, self.window)
         self.tray = Tray(self.menu, self.trigger) if Tray.isSystemTrayAvailable() else None
         if self.tray:
             self.tray.show()
-        self.listen_thread: Any = None
-        self.listen_worker: Any = None
+        self.listening = Listening(settings, self)
         self._overlay: Any = None
         # action -> why its shortcut does not work (Settings shows it); the ones not said yet.
         self._hotkey_failures: dict[str, str] = {}
         self._unsaid_hotkey_failures: dict[str, str] = {}
-        # Where spoken questions come from; tests hand in recorded speech through the same interface.
-        self.audio_source_factory: Any = None
-        self.transcriber: Any = None
 
         self.controller.message.connect(self._on_message)
         self.controller.state_changed.connect(self._on_state_changed)
         self.controller.model_ready.connect(self._on_model_ready)
         self.controller.error.connect(lambda _m: self._play("ERROR"))
+        self.listening.listening_started.connect(self._on_listening_started)
+        self.listening.listening_finished.connect(lambda: self._play("DONE"))
+        self.listening.transcribed.connect(self.on_transcribed)
+        self.listening.failed.connect(self._on_listen_failed)
         self.window.picture_opened.connect(self.describe)
         self.window.ask_aloud_requested.connect(self.ask_aloud)
         self.window.open_settings_requested.connect(self.open_settings)
         # After the wiring above: a shortcut that fails now is said and shown like any other.
-        self.hotkeys = hotkeys if hotkeys is not None else self._make_hotkeys()
+        self.hotkeys: Hotkeys = hotkeys if hotkeys is not None else self._make_hotkeys()
         if self.tray is None or open_window:
             self.window.present()
         if settings.model:
@@ -71,28 +99,48 @@ class LookaloudApp(QObject):
         else:
             QTimer.singleShot(0, self.open_setup)
 
+    # ---- where spoken questions come from (tests hand in recorded speech here) -------------
+
+    @property
+    def transcriber(self) -> Any:
+        return self.listening.transcriber
+
+    @transcriber.setter
+    def transcriber(self, transcriber: Any) -> None:
+        self.listening.transcriber = transcriber
+
+    @property
+    def audio_source_factory(self) -> Callable[[], Any] | None:
+        return self.listening.audio_source_factory
+
+    @audio_source_factory.setter
+    def audio_source_factory(self, factory: Callable[[], Any] | None) -> None:
+        self.listening.audio_source_factory = factory
+
+    @property
+    def microphone_factory(self) -> Callable[[str | None], Any]:
+        return self.listening.microphone_factory
+
+    @microphone_factory.setter
+    def microphone_factory(self, factory: Callable[[str | None], Any]) -> None:
+        self.listening.microphone_factory = factory
+
     # ---- building parts ---------------------------------------------------------------------
 
-    def _speech_settings(self) -> Any:
-        from desktop_app.speech.output import SpeechSettings
-
-        s = self.settings
-        return SpeechSettings(mode=s.speech_mode, voice=s.voice or None, rate=s.rate, volume=s.volume,
-                              earcons=s.earcons, earcons_volume=s.earcons_volume)
-
-    def _make_speech(self) -> Any:
+    def _make_speech(self) -> SpeechOut:
         from desktop_app.speech.output import SpeechOutput
 
-        return SpeechOutput(self._speech_settings(), announce=self.announcer.announce, notify=None)
+        return SpeechOutput(speech_settings(self.settings), announce=self.announcer.announce, notify=None)
 
-    def _make_hotkeys(self) -> Any:
+    def _make_hotkeys(self) -> Hotkeys:
         from desktop_app.hotkeys.manager import HotkeyManager
 
         manager = HotkeyManager(parent=self)
         manager.activated.connect(self.trigger)
+        manager.rebinding.connect(self._on_hotkeys_rebinding)
         manager.registration_failed.connect(self._on_hotkey_failed)
         if manager.start():
-            manager.apply(self.settings.hotkeys)
+            manager.register(self.settings.hotkeys)
         else:
             self.window.show_status(manager.fallback_instructions())
         return manager
@@ -188,44 +236,14 @@ class LookaloudApp(QObject):
 
     def ask_aloud(self) -> None:
         """Listen for a spoken question (a second press stops listening)."""
-        if self.listen_worker is not None and self.listen_worker.is_listening:
-            self.listen_worker.stop()
+        if self.listening.is_listening:
+            self.listening.stop()
             return
         if self.controller.current is None:
             self._capture("screen")
-        self._ensure_listener()
-        if self.listen_worker is not None:
-            self._listen_requested()
-
-    def _ensure_listener(self) -> None:
-        if self.listen_worker is not None:
-            return
-        from PySide6.QtCore import QThread
-
-        from desktop_app.speech.microphone import MicrophoneSource
-        from desktop_app.speech.stt import SttError, Transcriber
-        from desktop_app.workers.listen_worker import ListenWorker
-
-        if self.transcriber is None:
-            try:
-                self.transcriber = Transcriber(self.settings.stt_model, language=self.settings.language)
-            except SttError as exc:
-                self.controller.say(str(exc))
-                return
-        microphone = self.settings.microphone or None
-        source = self.audio_source_factory or (lambda: MicrophoneSource(microphone))
-        self.listen_thread = QThread()
-        self.listen_thread.setObjectName("lookaloud-listen")
-        self.listen_worker = ListenWorker(self.transcriber, source_factory=source)
-        self.listen_worker.moveToThread(self.listen_thread)
-        self.listen_worker.listening_started.connect(self._on_listening_started)
-        self.listen_worker.listening_finished.connect(lambda: self._play("DONE"))
-        self.listen_worker.transcribed.connect(self.on_transcribed)
-        self.listen_worker.failed.connect(self._on_listen_failed)
-        self.listen_thread.start()
-
-    def _listen_requested(self) -> None:
-        QTimer.singleShot(0, self.listen_worker, self.listen_worker.listen)
+        problem = self.listening.listen()
+        if problem:
+            self.controller.say(problem)
 
     def _on_listening_started(self) -> None:
         self._play("ACCEPTED")
@@ -265,7 +283,7 @@ class LookaloudApp(QObject):
         was applied."""
         from desktop_app.ui.settings_dialog import SettingsDialog
 
-        voices = self.speech.voices() if hasattr(self.speech, "voices") else ()
+        voices = self.speech.voices()
         try:
             from desktop_app.speech.microphone import list_microphones
 
@@ -293,41 +311,29 @@ class LookaloudApp(QObject):
     def apply_settings(self, new: settings_store.Settings) -> None:
         """Use `new` from now on and save it; a save that fails is said, and the rest still happens."""
         old, self.settings = self.settings, new
-        self.controller.settings = new
         try:
             settings_store.save(new)
         except settings_store.SettingsError as exc:
             self._play("ERROR")
             self.controller.say(str(exc))
-        if hasattr(self.speech, "apply"):
-            self.speech.apply(self._speech_settings())
-        if new.hotkeys != old.hotkeys and self.hotkeys is not None and hasattr(self.hotkeys, "apply"):
-            self._hotkey_failures.clear()  # the new combinations report their own failures
-            self._unsaid_hotkey_failures.clear()
-            self.hotkeys.apply(new.hotkeys)
-        if (new.model, new.device, new.precision) != (old.model, old.device, old.precision) and new.model:
-            self.controller.load_model()
-        if new.start_with_system != old.start_with_system:
-            from desktop_app.autostart import AutostartError, set_start_with_system
-
-            try:
-                set_start_with_system(new.start_with_system)
-            except AutostartError as exc:
-                self.controller.say(str(exc))
+        parts: tuple[SettingsPart, ...] = (
+            SpeechOutSettings(self.speech), self.listening, self.hotkeys, self.controller,
+            AutostartSettings(self.controller.say))
+        for part in parts:
+            part.apply(old, new)
 
     # ---- feedback ---------------------------------------------------------------------------
 
     def _play(self, name: str) -> None:
         from desktop_app.speech.earcons import Earcon
 
-        if hasattr(self.speech, "play"):
-            self.speech.play(Earcon[name])
+        self.speech.play(Earcon[name])
 
     def _say_now(self, text: str) -> None:
         """Say text once: through the chosen speech output, or, where that reaches nobody (no
         screen reader, no working voice), as an accessibility announcement."""
         self.speech.speak(text)
-        if not (hasattr(self.speech, "is_heard") and self.speech.is_heard()):
+        if not self.speech.is_heard():
             self.announcer.announce(text)
 
     @Slot(str)
@@ -348,6 +354,10 @@ class LookaloudApp(QObject):
         if state == State.IDLE:
             self._play("DONE")
 
+    def _on_hotkeys_rebinding(self) -> None:
+        self._hotkey_failures.clear()  # the new combinations report their own failures
+        self._unsaid_hotkey_failures.clear()
+
     def _on_hotkey_failed(self, action: str, message: str) -> None:
         """Failures come one by one (all of them at start); they are said together, once."""
         self._hotkey_failures[action] = message
@@ -365,15 +375,10 @@ class LookaloudApp(QObject):
         self.qapp.quit()
 
     def shutdown(self) -> None:
-        if self.listen_worker is not None:
-            self.listen_worker.cancel()
-            self.listen_thread.quit()
-            self.listen_thread.wait()
-        if self.hotkeys is not None and hasattr(self.hotkeys, "stop"):
-            self.hotkeys.stop()
+        self.listening.close()
+        self.hotkeys.stop()
         self.controller.shutdown()
-        if hasattr(self.speech, "close"):
-            self.speech.close()
+        self.speech.close()
         self.garbage.stop()
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.core import ControllerCore, Listener, Picture, Request, Result, State
 from desktop_app.settings import Settings
 from desktop_app.workers.inference import InferenceWorker
+from desktop_app.workers.lifetime import WorkerThread
 
 __all__ = ["Controller", "Picture", "State"]
 
@@ -39,10 +40,8 @@ class Controller(QObject):
             on_model_ready=self.model_ready.emit, on_picture_added=self.picture_added.emit,
             on_picture_changed=self.picture_changed.emit, on_current_changed=self.current_changed.emit,
             on_request=self._run))
-        self._thread = QThread()
-        self._thread.setObjectName("lookaloud-inference")
         self.worker = InferenceWorker()
-        self.worker.moveToThread(self._thread)
+        self._thread = WorkerThread(self.worker, "lookaloud-inference")
         self._load_requested.connect(self.worker.load)
         self._run_requested.connect(self.worker.run)
         # Each to a slot of this QObject, so that Qt queues it to the GUI thread (the core
@@ -55,7 +54,7 @@ class Controller(QObject):
         self.worker.cancelled.connect(self._on_request_cancelled)
         self.worker.skipped.connect(self._on_request_skipped)
         self.worker.notice.connect(self.say)
-        self._thread.started.connect(self.worker.yield_to_window)
+        self._thread.thread.started.connect(self.worker.yield_to_window)
         self._thread.start()
 
     # ---- the core's state, read by the window, the app and the tests -------------------------
@@ -111,8 +110,7 @@ class Controller(QObject):
     def shutdown(self) -> None:
         """Stop what runs, then end the thread: stop, quit, wait."""
         self.stop()
-        self._thread.quit()
-        self._thread.wait()
+        self._thread.stop()
 
     # ---- what the user asks for -------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import paths
+from desktop_app.choices import Device, Precision, SpeechMode
 
 
 def _default_hotkeys() -> dict[str, str]:
@@ -28,11 +29,11 @@ def _default_hotkeys() -> dict[str, str]:
 class Settings:
     # The model: a catalog name, "shapes-demo", or a folder; "" until first-run setup chose one.
     model: str = ""
-    device: str = "auto"  # auto | cpu | cuda | mps
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    device: str = Device.AUTO.value  # a Device value
+    precision: str = Precision.AUTO.value  # a Precision value
     hotkeys: dict[str, str] = field(default_factory=_default_hotkeys)
     # Speech out.
-    speech_mode: str = "voice"  # voice | screen_reader | both
+    speech_mode: str = SpeechMode.VOICE.value  # a SpeechMode value
     voice: str = ""  # "" = the engine's default voice
     rate: int = 175  # words per minute
     volume: float = 1.0
@@ -55,10 +56,11 @@ class Settings:
         return replace(self, **changes)
 
 
+# The settings whose value must be one of a fixed list (desktop_app/choices.py).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "device": ("auto", "cpu", "cuda", "mps"),
-    "precision": ("auto", "fp32", "bf16", "fp16"),
-    "speech_mode": ("voice", "screen_reader", "both"),
+    "device": Device.values(),
+    "precision": Precision.values(),
+    "speech_mode": SpeechMode.values(),
 }
 
 

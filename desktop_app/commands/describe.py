@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from desktop_app.describer import DescribeOptions, Description
 
+from desktop_app.choices import Device, Precision
+
 HELP = "Describe pictures and answer questions about them."
 
 
@@ -25,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a question about each picture; repeat for follow-ups")
     parser.add_argument("--model", default=None, metavar="NAME_OR_FOLDER",
                         help="a model name (see `lookaloud models list`) or a folder holding a model")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument("--device", default="auto", choices=Device.values())
+    parser.add_argument("--precision", default="auto", choices=Precision.values())
     parser.add_argument("--no-text", action="store_true",
                         help="do not read the text in the pictures: describe them by the caption alone")
     parser.add_argument("--no-kind", action="store_true",

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop_app.choices import Precision
+
 HELP = "List, download and locate the models Lookaloud uses."
-PRECISIONS = ("fp16", "bf16", "fp32")
+# Memory needs are shown for a concrete precision, so not "auto".
+PRECISIONS = tuple(p.value for p in (Precision.FP16, Precision.BF16, Precision.FP32))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,7 @@
 """HotkeyManager: the Qt face of global hotkeys. It picks the platform backend, registers the
 user's combinations, and turns backend callbacks (from any thread) into signals on the GUI
-thread: `activated(action)` and `registration_failed(action, message)`.
+thread: `activated(action)` and `registration_failed(action, message)`, the latter after
+`rebinding` (every earlier failure is then out of date).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from desktop_app.hotkeys.base import (
     parse_combo,
 )
 from desktop_app.platform import is_wayland_session
+from desktop_app.settings import Settings
 
 BackendFactory = Callable[[Callable[[str], None], Callable[[str, str], None]], HotkeyBackend]
 
@@ -51,10 +53,11 @@ def choose_backend(platform: str | None = None, environ: Mapping[str, str] | Non
 
 
 class HotkeyManager(QObject):
-    """Owns the hotkey backend. Create, start() and apply() on the GUI thread."""
+    """Owns the hotkey backend. Create, start(), register() and apply() on the GUI thread."""
 
     activated = Signal(str)
     registration_failed = Signal(str, str)
+    rebinding = Signal()  # register() is replacing every registration
     # Backends call these from their own threads; queued connections bring them home.
     _backend_activated = Signal(str)
     _backend_failed = Signal(str, str)
@@ -87,7 +90,12 @@ class HotkeyManager(QObject):
         self._backend = backend
         return True
 
-    def apply(self, bindings: Mapping[str, str] | None = None) -> dict[str, str]:
+    def apply(self, old: Settings, new: Settings) -> None:
+        """Register the shortcuts of `new` where they differ from those of `old`."""
+        if new.hotkeys != old.hotkeys:
+            self.register(new.hotkeys)
+
+    def register(self, bindings: Mapping[str, str] | None = None) -> dict[str, str]:
         """Replaces every registration with `bindings` (action name -> combination text;
         DEFAULT_HOTKEYS when None). Returns action -> spoken message for each one that failed,
         and emits registration_failed for each of them as well."""
@@ -96,6 +104,7 @@ class HotkeyManager(QObject):
         failures: dict[str, str] = {}
         if self._backend is None:
             return failures
+        self.rebinding.emit()
         self._backend.unregister_all()
         for action, text in bindings.items():
             if isinstance(action, Action):

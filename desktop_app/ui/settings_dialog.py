@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.choices import Device, Precision, SpeechMode
 from desktop_app.hotkeys.base import DEFAULT_HOTKEYS, Action, InvalidCombo, format_combo, parse_combo
 from desktop_app.models.speech_catalog import STT_MODELS
 from desktop_app.models.vision_catalog import CATALOG, DEMO_MODEL
@@ -39,23 +40,9 @@ from desktop_app.settings import Settings
 from desktop_app.ui.announce import Announcer
 from desktop_app.ui.setup_dialog import ask_model_folder, demo_available
 
-DEVICE_LABELS = {
-    "auto": "Automatic: the graphics card when there is one",
-    "cpu": "Processor only",
-    "cuda": "NVIDIA graphics card (CUDA)",
-    "mps": "Apple graphics (Metal)",
-}
-PRECISION_LABELS = {
-    "auto": "Automatic: the best this device supports",
-    "fp32": "Full precision (most memory, slowest)",
-    "bf16": "Half precision, bfloat16",
-    "fp16": "Half precision, float16",
-}
-SPEECH_MODE_LABELS = {
-    "voice": "Lookaloud's own voice",
-    "screen_reader": "My screen reader",
-    "both": "Both",
-}
+DEVICE_LABELS = Device.labels()
+PRECISION_LABELS = Precision.labels()
+SPEECH_MODE_LABELS = SpeechMode.labels()
 # Whisper's common languages; any other code already in the settings is kept as its own entry.
 LANGUAGES = {
     "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -37,6 +37,7 @@ from desktop_app.models.hub import DownloadError, DownloadProgress, download_mod
 from desktop_app.models.vision_catalog import CATALOG, DEFAULT_MODEL, DEMO_MODEL, ModelSpec, UnknownModelError
 from desktop_app.ui.announce import Announcer
 from desktop_app.ui.sizing import fitting_width
+from desktop_app.workers.lifetime import WorkerThread
 
 # Rough seconds per billion parameters for one description (encode + about 20 tokens).
 # CPU figures come from the timings in NOTES.md (blip2-opt-2.7b size: 10-16 s in bf16 on a
@@ -54,6 +55,7 @@ class Machine:
     gpu_name: str = ""
     gpu_gb: float = 0.0
     native_bf16: bool = False
+    gpu_bf16: bool = False  # the GPU computes bf16
 
     @property
     def device(self) -> str:
@@ -61,9 +63,10 @@ class Machine:
 
     @property
     def precision(self) -> str:
-        if self.device == "cuda":
-            return "fp16"
-        return "bf16" if self.native_bf16 else "fp32"
+        """What the loader's "auto" will choose here."""
+        from desktop_app.vision.loader import best_precision
+
+        return best_precision(self.device, gpu_bf16=self.gpu_bf16, cpu_bf16=self.native_bf16)
 
 
 def detect_machine() -> Machine:
@@ -73,16 +76,17 @@ def detect_machine() -> Machine:
     from desktop_app.vision.loader import cpu_has_native_bf16
 
     ram = psutil.virtual_memory().total / 1e9
-    gpu_name, gpu_gb = "", 0.0
+    gpu_name, gpu_gb, gpu_bf16 = "", 0.0, False
     try:
         import torch
 
         if torch.cuda.is_available():
             props = torch.cuda.get_device_properties(0)
             gpu_name, gpu_gb = props.name, props.total_memory / 1e9
+            gpu_bf16 = bool(torch.cuda.is_bf16_supported())
     except Exception:  # noqa: BLE001 - a broken CUDA setup means "no GPU" here
-        gpu_name, gpu_gb = "", 0.0
-    return Machine(round(ram, 1), gpu_name, round(gpu_gb, 1), cpu_has_native_bf16())
+        gpu_name, gpu_gb, gpu_bf16 = "", 0.0, False
+    return Machine(round(ram, 1), gpu_name, round(gpu_gb, 1), cpu_has_native_bf16(), gpu_bf16)
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,7 @@ class SetupDialog(QDialog):
         # that fit, then those that do not, each group in catalog order.
         self.fits = sorted(fits, key=lambda f: (f is not self.recommended, not f.fits))
         self._cancel = threading.Event()
-        self._thread: QThread | None = None
+        self._thread: WorkerThread | None = None
         self._worker: _DownloadWorker | None = None
         self._downloading: ModelSpec | None = None
         self._last_decile = -1
@@ -288,10 +292,8 @@ class SetupDialog(QDialog):
         if spec is None or self.is_downloading():
             return
         if self._thread is None:
-            self._thread = QThread(self)
-            self._thread.setObjectName("model-download")
             self._worker = _DownloadWorker(self._cancel)
-            self._worker.moveToThread(self._thread)
+            self._thread = WorkerThread(self._worker, "model-download", request_stop=self._cancel.set, parent=self)
             self._worker.progressed.connect(self.on_download_progressed)
             self._worker.finished.connect(self.on_download_finished)
             self._worker.failed.connect(self.on_download_failed)
@@ -383,9 +385,7 @@ class SetupDialog(QDialog):
         # The download notices a cancel within about a second (hub.py's read timeout).
         if self._thread is None:
             return
-        self._cancel.set()
-        self._thread.quit()
-        self._thread.wait()
+        self._thread.stop()
         self._thread = None
         self._downloading = None
 

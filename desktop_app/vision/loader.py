@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop_app.choices import Device, Precision
 from desktop_app.models import store
 from desktop_app.models import vision_catalog as catalog
 from desktop_app.models.vision_catalog import ModelSpec
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = Precision.values()
+DEVICES = Device.values()
 
 
 class ModelNotInstalledError(RuntimeError):
@@ -101,13 +102,20 @@ def choose_precision(device: str, requested: str = "auto") -> str:
 
     if requested not in PRECISIONS:
         raise ValueError(f"Unknown precision {requested}. Choose one of: {', '.join(PRECISIONS)}.")
-    if requested != "auto":
+    if requested != Precision.AUTO:
         return requested
-    if device == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if device == "mps":
-        return "fp16"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
+    gpu_bf16 = device == Device.CUDA and torch.cuda.is_bf16_supported()
+    return best_precision(device, gpu_bf16=gpu_bf16, cpu_bf16=device == Device.CPU and cpu_has_native_bf16())
+
+
+def best_precision(device: str, *, gpu_bf16: bool = False, cpu_bf16: bool = False) -> str:
+    """The rule behind "auto": bf16 on a CUDA GPU that supports it, else fp16; fp16 on MPS; bf16
+    on a CPU with native bf16, else fp32. Pure, so setup can guess what the loader will pick."""
+    if device == Device.CUDA:
+        return Precision.BF16.value if gpu_bf16 else Precision.FP16.value
+    if device == Device.MPS:
+        return Precision.FP16.value
+    return Precision.BF16.value if cpu_bf16 else Precision.FP32.value
 
 
 def model_folder(spec: ModelSpec) -> Path:

@@ -2,14 +2,13 @@
 turns one press of the ask key into a transcript.
 
 It adapts the Qt-free Listener (speech/listener.py) and Transcriber (speech/stt.py) to
-signals. Wiring (the app's composition root):
+signals. Wiring (workers/listening.py does it for the app):
 
-    thread = QThread(); worker = ListenWorker(Transcriber(model, language=lang),
-                                              lambda: MicrophoneSource(settings.microphone))
-    worker.moveToThread(thread); thread.start()
+    worker = ListenWorker(Transcriber(model, language=lang), lambda: MicrophoneSource(settings.microphone))
+    thread = WorkerThread(worker, "lookaloud-listen", request_stop=worker.cancel); thread.start()
     ask_requested.connect(worker.listen)          # queued: runs in the worker thread
     second press -> worker.stop()                  # direct call: listen() is busy in that thread
-    shutdown     -> worker.cancel(); thread.quit(); thread.wait()
+    shutdown     -> thread.stop()                  # worker.cancel(), quit(), wait()
 
 Signals, in order: listening_started (the microphone is open: play the start sound),
 listening_finished (recording over: play the end sound), then transcribed(text) or failed(message).

@@ -20,8 +20,8 @@ def tiny_opt(tmp_path_factory):
 class NoHotkeys:
     """The app without global hotkeys (tests/hotkeys covers them against real X grabs)."""
 
-    def apply(self, bindings):
-        return {}
+    def apply(self, old, new):
+        pass
 
     def stop(self):
         pass

@@ -45,7 +45,7 @@ def test_shortcuts_are_offered_to_the_desktop_and_presses_fire_actions(qtbot, ma
     service = portal_service()
     manager, backends = _portal_manager(make_manager)
     assert manager.start() and manager.backend_name == "Wayland portal"
-    assert manager.apply({"describe-screen": "Ctrl+Alt+Shift+D", "stop-speaking": "Ctrl+Alt+Shift+PageDown"}) == {}
+    assert manager.register({"describe-screen": "Ctrl+Alt+Shift+D", "stop-speaking": "Ctrl+Alt+Shift+PageDown"}) == {}
     assert backends[0].bound.wait(5)
     offered = {sid: {k: v[1] for k, v in opts.items()} for sid, opts in service.bound}
     assert offered == {
@@ -62,7 +62,7 @@ def test_shortcuts_the_desktop_refuses_are_reported(qtbot, make_manager, portal_
     manager, _ = _portal_manager(make_manager)
     manager.start()
     with qtbot.waitSignal(manager.registration_failed, timeout=5000) as signal:
-        manager.apply({"ask": "Ctrl+Alt+Shift+A", "read-text": "Ctrl+Alt+Shift+T"})
+        manager.register({"ask": "Ctrl+Alt+Shift+A", "read-text": "Ctrl+Alt+Shift+T"})
     assert signal.args == [
         "ask",
         (
@@ -78,7 +78,7 @@ def test_closing_the_desktops_dialog_reports_every_shortcut(qtbot, make_manager,
     manager.start()
     failed: list[str] = []
     manager.registration_failed.connect(lambda action, message: failed.append(message))
-    manager.apply({"ask": "Ctrl+Alt+Shift+A", "read-text": "Ctrl+Alt+Shift+T"})
+    manager.register({"ask": "Ctrl+Alt+Shift+A", "read-text": "Ctrl+Alt+Shift+T"})
     qtbot.waitUntil(lambda: len(failed) == 2)
     assert failed[0] == "The desktop's shortcut dialog was closed, so Ctrl+Alt+Shift+A for Ask a question is not set."
 

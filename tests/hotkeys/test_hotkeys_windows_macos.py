@@ -57,7 +57,7 @@ def test_windows_registers_ctrl_alt_shift_letters_and_wm_hotkey_fires_the_action
     monkeypatch.setattr(windows, "_make_filter", recording_filter)
     manager = make_manager(lambda on_a, on_f: windows.WindowsHotkeyBackend(on_a, on_f, api=user32))
     assert manager.start() and manager.backend_name == "Windows"
-    assert manager.apply() == {}
+    assert manager.register() == {}
     ctrl_alt_shift = windows.MOD_CONTROL | windows.MOD_ALT | windows.MOD_SHIFT
     assert sorted(user32.registered.values()) == sorted((ctrl_alt_shift, ord(c)) for c in "DWRVATSL")
     ids = {key: hotkey_id for hotkey_id, key in user32.registered.items()}
@@ -76,7 +76,7 @@ def test_windows_combination_taken_by_another_program_gives_the_busy_message(mak
     user32 = FakeUser32(taken={(windows.MOD_CONTROL | windows.MOD_ALT | windows.MOD_SHIFT, ord("V"))})
     manager = make_manager(lambda on_a, on_f: windows.WindowsHotkeyBackend(on_a, on_f, api=user32, install_filter=False))
     manager.start()
-    failures = manager.apply({"describe-clipboard": "Ctrl+Alt+Shift+V", "ask": "Win+F2"})
+    failures = manager.register({"describe-clipboard": "Ctrl+Alt+Shift+V", "ask": "Win+F2"})
     assert failures == {"describe-clipboard": busy_message("describe-clipboard", "Ctrl+Alt+Shift+V")}
     assert list(user32.registered.values()) == [(windows.MOD_WIN, 0x71)]
 
@@ -112,7 +112,7 @@ def test_macos_hot_key_events_fire_the_action(qtbot, make_manager) -> None:  # t
     carbon = FakeCarbon()
     manager = make_manager(lambda on_a, on_f: macos.MacHotkeyBackend(on_a, on_f, api=carbon))
     assert manager.start() and manager.backend_name == "macOS"
-    assert manager.apply() == {}
+    assert manager.register() == {}
     ctrl_opt_shift = macos.CONTROL_KEY | macos.OPTION_KEY | macos.SHIFT_KEY
     assert (0x02, ctrl_opt_shift) in carbon.registered.values()  # kVK_ANSI_D
     with qtbot.waitSignal(manager.activated, timeout=2000) as signal:
@@ -129,5 +129,5 @@ def test_macos_taken_combination_gives_the_busy_message_in_mac_words(make_manage
     carbon = FakeCarbon(taken={(0x01, macos.CONTROL_KEY | macos.OPTION_KEY | macos.SHIFT_KEY)})
     manager = make_manager(lambda on_a, on_f: macos.MacHotkeyBackend(on_a, on_f, api=carbon))
     manager.start()
-    failures = manager.apply({"stop-speaking": "Ctrl+Alt+Shift+S"})
+    failures = manager.register({"stop-speaking": "Ctrl+Alt+Shift+S"})
     assert failures == {"stop-speaking": busy_message("stop-speaking", "Control+Option+Shift+S")}

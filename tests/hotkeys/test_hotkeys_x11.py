@@ -44,7 +44,7 @@ def _grab(disp: xdisplay.Display, letter: str, modifiers: int) -> None:
 
 
 def test_default_hotkeys_fire_while_another_window_has_focus(qtbot, x11_manager, other_app_window) -> None:  # type: ignore[no-untyped-def]
-    assert x11_manager.apply() == {}
+    assert x11_manager.register() == {}
     fired: list[tuple[str, bool]] = []
     x11_manager.activated.connect(lambda a: fired.append((a, threading.current_thread() is threading.main_thread())))
     with qtbot.waitSignal(x11_manager.activated, timeout=5000) as signal:
@@ -60,7 +60,7 @@ def test_default_hotkeys_fire_while_another_window_has_focus(qtbot, x11_manager,
 
 
 def test_numlock_and_capslock_do_not_disable_hotkeys(qtbot, x11_manager, other_app_window) -> None:  # type: ignore[no-untyped-def]
-    x11_manager.apply({"repeat-last": "Ctrl+Alt+Shift+L", "stop-speaking": "Ctrl+Alt+Shift+S"})
+    x11_manager.register({"repeat-last": "Ctrl+Alt+Shift+L", "stop-speaking": "Ctrl+Alt+Shift+S"})
     try:
         press("Num_Lock")
         with qtbot.waitSignal(x11_manager.activated, timeout=5000) as signal:
@@ -75,7 +75,7 @@ def test_numlock_and_capslock_do_not_disable_hotkeys(qtbot, x11_manager, other_a
 
 
 def test_holding_a_hotkey_down_fires_it_once(qtbot, x11_manager, other_app_window) -> None:  # type: ignore[no-untyped-def]
-    x11_manager.apply({"describe-screen": "Ctrl+Alt+Shift+D", "repeat-last": "Ctrl+Alt+Shift+L"})
+    x11_manager.register({"describe-screen": "Ctrl+Alt+Shift+D", "repeat-last": "Ctrl+Alt+Shift+L"})
     fired: list[str] = []
     x11_manager.activated.connect(fired.append)
     # Held for longer than the X server's auto-repeat delay (660 ms), so it repeats.
@@ -86,7 +86,7 @@ def test_holding_a_hotkey_down_fires_it_once(qtbot, x11_manager, other_app_windo
 
 
 def test_keys_that_are_not_bound_do_nothing(qtbot, x11_manager, other_app_window) -> None:  # type: ignore[no-untyped-def]
-    x11_manager.apply({"ask": "Ctrl+Alt+Shift+A"})
+    x11_manager.register({"ask": "Ctrl+Alt+Shift+A"})
     with qtbot.waitSignal(x11_manager.activated, timeout=5000) as signal:
         # ctrl+alt+a (no Shift) and ctrl+alt+shift+q are not ours; the first signal must be "ask".
         press("ctrl+alt+a", "ctrl+alt+shift+q", "ctrl+alt+shift+a")
@@ -97,18 +97,18 @@ def test_combination_held_by_another_program_gives_the_busy_message(qtbot, x11_m
     _grab(other_client, "r", CTRL_ALT_SHIFT)
     expected = busy_message("describe-region", "Ctrl+Alt+Shift+R")
     with qtbot.waitSignal(x11_manager.registration_failed, timeout=5000) as signal:
-        failures = x11_manager.apply({"describe-region": "Ctrl+Alt+Shift+R", "describe-screen": "Ctrl+Alt+Shift+D"})
+        failures = x11_manager.register({"describe-region": "Ctrl+Alt+Shift+R", "describe-screen": "Ctrl+Alt+Shift+D"})
     assert failures == {"describe-region": expected}
     assert signal.args == ["describe-region", expected]
     # The others still work, and choosing another combination fixes the busy one.
-    assert x11_manager.apply({"describe-region": "Ctrl+Alt+Shift+G"}) == {}
+    assert x11_manager.register({"describe-region": "Ctrl+Alt+Shift+G"}) == {}
     with qtbot.waitSignal(x11_manager.activated, timeout=5000) as signal:
         press("ctrl+alt+shift+g")
     assert signal.args == ["describe-region"]
 
 
 def test_stopping_releases_the_keys_for_other_programs(x11_manager, other_client) -> None:  # type: ignore[no-untyped-def]
-    x11_manager.apply({"read-text": "Ctrl+Alt+Shift+T"})
+    x11_manager.register({"read-text": "Ctrl+Alt+Shift+T"})
     x11_manager.stop()
     errors: list[object] = []
     keycode = other_client.keysym_to_keycode(XK.string_to_keysym("t"))
@@ -120,5 +120,5 @@ def test_stopping_releases_the_keys_for_other_programs(x11_manager, other_client
 
 
 def test_invalid_text_in_settings_is_reported_not_raised(qtbot, x11_manager) -> None:  # type: ignore[no-untyped-def]
-    failures = x11_manager.apply({"ask": "Shift+A"})
+    failures = x11_manager.register({"ask": "Shift+A"})
     assert failures == {"ask": "A shortcut needs Ctrl, Alt or Meta, so that it does not take a key you type."}
