@@ -1,7 +1,7 @@
 """How a change of settings reaches the running app: `SettingsPart`, the one `apply(old, new)`
 that each part owning settings exposes, and the adapters that give it to the parts whose own
-modules do not have it: speech output, the controller (the model among it) and starting with
-the system.
+modules do not have it: speech output and starting with the system (the controller, which
+owns the model, has its own `apply`).
 
 The app's `apply_settings` saves the new settings, then hands (old, new) to every part in
 turn; each part decides from its own fields whether anything needs doing. GUI thread.
@@ -16,7 +16,7 @@ from desktop_app.settings import Settings
 
 
 class SettingsPart(Protocol):
-    def apply(self, old: Settings, new: Settings) -> None:
+    def apply(self, old: Settings, new: Settings) -> object:
         """Use `new` from now on; `old` is what was in use. GUI thread."""
 
 
