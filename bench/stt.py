@@ -259,6 +259,7 @@ def main() -> int:
                         help="transcribe each 2.5-3.5 s question this many times and keep the fastest, "
                              "to see past other programs' load on a shared machine")
     parser.add_argument("--only", default=None, help="only clips whose name contains this (e.g. n- for noise)")
+    parser.add_argument("--three", action="store_true", help="only the questions of 2.5-3.5 s (latency runs)")
     parser.add_argument("--json", type=Path, default=None, help="write every row and summary here")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every transcript")
     args = parser.parse_args()
@@ -267,6 +268,8 @@ def main() -> int:
         clips += set1() if s == 1 else set2(args.set2_dir)
     if args.only:
         clips = [c for c in clips if args.only in c["name"]]
+    if args.three:
+        clips = [c for c in clips if 2.5 <= c.get("speech_s", 0) <= 3.5]
     results = []
     for model in args.model or ["tiny.en"]:
         result = run_model(model, clips, args)

@@ -54,7 +54,8 @@ NO_SPEECH_MAX = 0.8
 # Whisper's own rule, kept: unsure it is speech and unsure of the words is not speech either.
 _UNSURE_SPEECH, _UNSURE_WORDS = 0.6, -1.0
 # Above this, the prompt may have put its own words in (a short "Stop." came out as "What is
-# it?" with base): decode once more without the prompt and keep that.
+# it?" with base): decode once more without the prompt and keep that. The same is done when
+# the transcript is a piece of the prompt itself (see _echoes).
 PROMPT_DOUBT = 0.5
 # Greedy at temperature 0, and no sampling fallback: the same audio always gives the same
 # words (the fallback re-decodes unsure clips at random, and did not lower the error rate).
@@ -147,9 +148,11 @@ class Transcriber:
             self._load_locked()
             started = time.perf_counter()
             segments, info = self._decode(audio, self.prompt, trim_silence)
-            if self.prompt and any(s.no_speech_prob > PROMPT_DOUBT for s in segments):
+            text = self._text(segments)
+            if self.prompt and (any(s.no_speech_prob > PROMPT_DOUBT for s in segments)
+                                or _echoes(text, self.prompt)):
                 segments, info = self._decode(audio, None, trim_silence)
-            text = " ".join(s.text.strip() for s in segments if self._is_speech(s)).strip()
+                text = self._text(segments)
             seconds = time.perf_counter() - started
         return Transcript(text=text, language=info.language, audio_seconds=len(audio) / SAMPLE_RATE,
                           seconds=seconds)
@@ -170,10 +173,22 @@ class Transcriber:
         )
         return list(segments), info
 
+    def _text(self, segments: list[Any]) -> str:
+        return " ".join(s.text.strip() for s in segments if self._is_speech(s)).strip()
+
     def _is_speech(self, segment: Any) -> bool:
         if segment.no_speech_prob > self.no_speech_max:
             return False
         return not (segment.no_speech_prob > _UNSURE_SPEECH and segment.avg_logprob < _UNSURE_WORDS)
+
+
+def _echoes(text: str, prompt: str) -> bool:
+    """True when the transcript is only words of the prompt in its order (a short "Stop." came
+    out as the prompt's "What shape is it?"): then it is decoded again without the prompt."""
+    def plain(t: str) -> str:
+        return " ".join("".join(c if c.isalnum() else " " for c in t.lower()).split())
+    said = plain(text)
+    return bool(said) and f" {said} " in f" {plain(prompt)} "
 
 
 def heard_sentence(text: str) -> str:
