@@ -223,7 +223,8 @@ def run_model(model: str, clips: list[dict[str, Any]], args: argparse.Namespace)
         three = [r for r in questions if 2.5 <= r.get("speech_s", 0) <= 3.5]
         summary[f"set{s}"] = {
             "questions": len(questions),
-            "wer": round(sum(r["errors"] for r in questions) / sum(r["words"] for r in questions), 3),
+            "wer": round(sum(r["errors"] for r in questions) / sum(r["words"] for r in questions), 3)
+            if questions else None,
             "clips_with_errors": sum(1 for r in questions if r["errors"]),
             "noise_clips": len(noises),
             "noise_clips_with_words": sum(1 for r in noises if r["heard_words"]),
@@ -232,7 +233,8 @@ def run_model(model: str, clips: list[dict[str, Any]], args: argparse.Namespace)
             "latency_3s_max_s": max(r["latency_s"] for r in three) if three else None,
             "cpu_3s_median_s": round(statistics.median(r["cpu_s"] for r in three), 3) if three else None,
             "n_3s": len(three),
-            "latency_all_median_s": round(statistics.median(r["latency_s"] for r in questions), 3),
+            "latency_all_median_s": round(statistics.median(r["latency_s"] for r in questions), 3)
+            if questions else None,
         }
         if s == 1:
             commands = [r for r in questions if r["text"] in COMMANDS]
