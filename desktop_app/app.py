@@ -270,7 +270,11 @@ class LookaloudApp(QObject):
             self.controller.say(current.description if current and current.description else
                                 "There is no description yet.")
         elif text.strip():
+            from desktop_app.speech.stt import heard_sentence
+
             self.window.question.setText(text)
+            # What was heard comes first, so a misheard question is noticed before its answer.
+            self.controller.say(heard_sentence(text))
             if self.controller.ask(text):
                 self.window.question.clear()
         else:

@@ -17,6 +17,7 @@ from typing import Any
 
 from desktop_app import paths
 from desktop_app.choices import Device, Precision, SpeechMode
+from desktop_app.models.speech_catalog import DEFAULT_STT_MODEL
 
 
 def _default_hotkeys() -> dict[str, str]:
@@ -44,7 +45,7 @@ class Settings:
     include_kind: bool = True  # "a screenshot", "a photo"
     all_monitors: bool = False  # Describe screen: all monitors rather than the focused one
     # Speech in.
-    stt_model: str = "tiny.en"
+    stt_model: str = DEFAULT_STT_MODEL
     language: str = "en"
     microphone: str = ""  # "" = the system's default input
     # App.

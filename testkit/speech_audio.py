@@ -56,7 +56,7 @@ def words(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def shared_transcriber() -> Transcriber:
-    """One tiny.en Transcriber for the test session: loading Whisper once saves CPU."""
+    """One Transcriber of the default model for the test session: loading Whisper once saves CPU."""
     transcriber = Transcriber()
     transcriber.load()
     return transcriber

@@ -15,7 +15,7 @@ HELP = "Print what was said in a sound file (WAV, or any format FFmpeg reads), o
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="WAV", help="the sound file to transcribe")
     parser.add_argument("--model", default=None,
-                        help="speech model name (tiny.en, base.en, ...) or a folder; default tiny.en")
+                        help="speech model name (base, tiny.en, base.en, ...) or a folder; default base")
     parser.add_argument("--language", default="en", help='language code, or "auto" to detect; default en')
     parser.add_argument("--json", action="store_true",
                         help="print a JSON object with text, language, durations and model")

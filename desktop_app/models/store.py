@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import paths
+from desktop_app.models import whisper_packages
 from desktop_app.models.speech_catalog import (
     DEFAULT_STT_MODEL,
     STT_MODELS,
@@ -208,12 +209,18 @@ def bundled_tiny_en() -> Path | None:
 
 
 def _stt_folder(model: SttModel, cache_dir: str | Path | None) -> Path | None:
-    """The bundled tiny.en, else the downloaded folder of the pinned commit, found as vision
+    """The bundled tiny.en, else a model joined from its packages, else the downloaded folder of the pinned commit, found as vision
     models are (the download record, then the Hugging Face cache)."""
     if model.name == "tiny.en":
         bundled = bundled_tiny_en()
         if bundled is not None:
             return bundled
+    try:  # a model installed from the package index in split parts, joined on first use
+        packaged = whisper_packages.packaged_model_folder(model.name)
+    except whisper_packages.PackagedModelError as exc:
+        raise SttModelError(str(exc)) from exc
+    if packaged is not None:
+        return packaged
     folder = repo_path(model.repo_id, model.revision, cache_dir=cache_dir)
     return folder if folder is not None and (folder / "model.bin").is_file() else None
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from desktop_app.speech.stt_models import bundled_tiny_en
 from PIL import Image
 
 from desktop_app.controller import State
+from desktop_app.models.store import bundled_tiny_en
 from desktop_app.speech.microphone import WavSource
-from tests.speech.stt_audio import shared_transcriber, speak, surround
+from testkit.speech_audio import shared_transcriber, speak, surround
 
 pytestmark = pytest.mark.skipif(bundled_tiny_en() is None, reason="needs the bundled Whisper tiny.en")
 
