@@ -268,7 +268,10 @@ def test_a_result_sent_while_the_screen_reader_talks_is_said_whole_after_it(read
     assert "picture" in words and words.index("picture") < words.index("circle"), heard
 
 
-def test_without_orcas_remote_controller_orca_43_is_reached_through_speech_dispatcher(private_bus: str) -> None:
+def test_without_orcas_remote_controller_orca_43_is_reached_through_speech_dispatcher(
+    private_bus: str, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("SPEECHD_ADDRESS", f"unix_socket:{tmp_path / 'none.sock'}")  # never spawn one
     speaker = OrcaSpeaker(bus_address=private_bus, fallback=lambda text: None)
     try:
         assert speaker.backend_name == "SPEECH_DISPATCHER"
