@@ -14,7 +14,7 @@ if command -v apt-get >/dev/null; then
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 \
     libxcb-shape0 libxcb-render-util0 libxcb-image0 libgl1 libegl1 libfontconfig1 libdbus-1-3 \
     libportaudio2 imagemagick tesseract-ocr fonts-dejavu-core pulseaudio pulseaudio-utils \
-    speech-dispatcher binutils
+    binutils orca speech-dispatcher speech-dispatcher-espeak-ng
 fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

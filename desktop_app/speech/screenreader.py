@@ -1,30 +1,34 @@
 """The user's own screen reader as a speech output, and finding out which one is running.
 
-Owns: `ScreenReaderKind`, `detect_screen_reader()` (running processes, and Orca's D-Bus name),
-and one `Speaker` per screen reader, each reaching it the way that screen reader documents:
+Owns: `ScreenReaderKind`, `detect_screen_reader()`, `ScreenReaderWatch` (detects again every few
+seconds on its own thread, so a screen reader started or stopped after Lookaloud is followed),
+and `PrismSpeaker`, which reaches each screen reader through prism (prismatoid, MPL-2.0), a
+maintained library that speaks the way each screen reader documents and also brailles:
 
-- Orca: its D-Bus remote controller, `org.gnome.Orca.Service.PresentMessage(s) -> b` on the
-  session bus (Orca 49+). When that fails (older Orca) the text goes to a fallback callable,
-  normally the Qt accessibility announcement from ui/announce.py.
-- NVDA: its controller client DLL (`nvdaController_speakText`, `_brailleMessage`, `_cancelSpeech`).
-- JAWS: its COM object `FreedomSci.JawsApi` (`SayString`, `StopSpeech`).
-- VoiceOver: an NSAccessibility announcement request (pyobjc).
-- Narrator and anything else: the Qt announcement (UIA notification on Windows).
+- Orca 49+: its D-Bus remote controller (`PresentMessage`: speech and braille).
+- Orca before 49 (Debian 12 has 43.1, which has no remote controller and ignores AT-SPI
+  announcements): Speech Dispatcher, the server Orca itself speaks through, at Orca's own
+  priority (SSIP "message"): queued after what Orca is saying, never cutting it mid-word, and
+  never dropped by Orca's next message as "text" priority would be. `stop()` stops only
+  Lookaloud's own message.
+- NVDA (its controller client: speech and `brailleMessage`), JAWS, Narrator (a UIA
+  notification), VoiceOver.
 
-Speech sent this way is heard in the user's own voice and reaches their braille display.
-The Windows and macOS calls sit behind one small object each so tests can replace the OS at the
-boundary. Qt-free: the Qt announcement arrives as a plain callable.
+Hand-written here, because prism has no such thing: knowing *which* screen reader runs (prism's
+best backend on Linux is Speech Dispatcher whether or not Orca runs, and its Orca backend answers
+only to Orca 49+), so detection looks at processes and at Orca's D-Bus name; and the Qt
+accessibility announcement (`AnnouncementSpeaker`), the last way out when prism cannot reach
+the screen reader. Qt-free: the Qt announcement arrives as a plain callable.
 """
 
 from __future__ import annotations
 
-import ctypes
 import enum
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from desktop_app.speech.queue import QueuedSpeaker
@@ -92,7 +96,7 @@ def detect_screen_reader(
 
 
 # ---------------------------------------------------------------------------------------------
-# Orca (D-Bus through jeepney, a pure-Python D-Bus library)
+# Orca's D-Bus name (through jeepney, a pure-Python D-Bus library): which way prism takes
 
 
 def _dbus_connection(bus_address: str | None) -> Any:
@@ -114,89 +118,18 @@ def orca_service_running(bus_address: str | None = None) -> bool:
         return False
 
 
-class OrcaSpeaker(QueuedSpeaker):
-    """Sends text to Orca's D-Bus remote controller; owns one bus connection on its thread."""
-
-    name = "Orca"
-    split_long_text = False  # Orca presents (and brailles) the whole message
-
-    def __init__(
-        self,
-        bus_address: str | None = None,
-        fallback: Announce | None = None,
-        listener: SpeechListener | None = None,
-    ) -> None:
-        self.bus_address = bus_address
-        self.fallback = fallback
-        self._conn: Any = None
-        super().__init__(listener)
-
-    @classmethod
-    def check(cls) -> bool:
-        try:
-            import jeepney  # noqa: F401
-        except ImportError:
-            return False
-        return True
-
-    def _open(self) -> None:
-        try:
-            self._conn = _dbus_connection(self.bus_address)
-        except Exception:  # noqa: BLE001 - no session bus: only the fallback can speak
-            self._conn = None
-
-    def _close_engine(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-
-    def present(self, text: str) -> bool:
-        """Ask Orca to present text; True when it said it did. Owner thread only."""
-        if self._conn is None:
-            return False
-        from jeepney import DBusAddress, new_method_call
-        from jeepney.wrappers import unwrap_msg
-
-        address = DBusAddress(ORCA_OBJECT_PATH, bus_name=ORCA_BUS_NAME, interface=ORCA_INTERFACE)
-        try:
-            reply = self._conn.send_and_get_reply(
-                new_method_call(address, "PresentMessage", "s", (text,)), timeout=2
-            )
-            return bool(unwrap_msg(reply)[0])
-        except Exception:  # noqa: BLE001 - Orca older than 49, or gone: use the fallback
-            return False
-
-    def _say(self, text: str, generation: int) -> None:
-        if not self.present(text):
-            if self.fallback is None:
-                raise RuntimeError("Orca did not accept the message.")
-            self.fallback(text)
-
-    def _interrupt(self) -> None:
-        # Orca's remote controller has no service-level "stop speech"; Orca cuts its own speech
-        # when the next message arrives, which is what a new result does.
-        pass
-
-
 # ---------------------------------------------------------------------------------------------
-# Speakers whose APIs return at once: called directly, no thread of their own
+# The Qt announcement: the last way out
 
 
-class _DirectSpeaker(Speaker):
-    def __init__(self, listener: SpeechListener | None = None) -> None:
-        self.listener = listener
-
-    @property
-    def is_speaking(self) -> bool:
-        return False  # the screen reader queues and speaks on its own
-
-
-class AnnouncementSpeaker(_DirectSpeaker):
-    """Speaks through an accessibility announcement (Qt's, from ui/announce.py)."""
+class AnnouncementSpeaker(Speaker):
+    """Speaks through an accessibility announcement (Qt's, from ui/announce.py). The screen
+    reader queues and speaks on its own, so this returns at once and never 'is speaking'."""
 
     name = "accessibility announcement"
 
     def __init__(self, announce: Announce, listener: SpeechListener | None = None) -> None:
-        super().__init__(listener)
+        self.listener = listener
         self.announce = announce
 
     def speak(self, text: str, priority: Priority = Priority.NORMAL) -> None:
@@ -206,121 +139,220 @@ class AnnouncementSpeaker(_DirectSpeaker):
     def stop(self) -> None:
         pass
 
-
-def _nvda_client() -> Any:
-    """Load NVDA's controller client DLL, shipped in resources/nvda/ (or on PATH)."""
-    arch = {8: "x64", 4: "x86"}[ctypes.sizeof(ctypes.c_void_p)]
-    from desktop_app.paths import resource
-
-    for path in (resource("nvda", arch, "nvdaControllerClient.dll"), Path("nvdaControllerClient.dll")):
-        try:
-            return ctypes.windll.LoadLibrary(str(path))  # type: ignore[attr-defined]
-        except (OSError, AttributeError):
-            continue
-    raise OSError("NVDA's controller client library is not installed.")
+    @property
+    def is_speaking(self) -> bool:
+        return False
 
 
-class NvdaSpeaker(_DirectSpeaker):
-    """Speech and braille through NVDA's controller client (Windows)."""
-
-    name = "NVDA"
-
-    def __init__(self, client: Any = None, listener: SpeechListener | None = None) -> None:
-        super().__init__(listener)
-        self.client = client if client is not None else _nvda_client()
-
-    def running(self) -> bool:
-        return self.client.nvdaController_testIfRunning() == 0
-
-    def speak(self, text: str, priority: Priority = Priority.NORMAL) -> None:
-        text = text.strip()
-        if not text:
-            return
-        if priority is Priority.NOW:
-            self.client.nvdaController_cancelSpeech()
-        if self.client.nvdaController_speakText(ctypes.c_wchar_p(text)) != 0:
-            raise RuntimeError("NVDA did not accept the message.")
-        self.client.nvdaController_brailleMessage(ctypes.c_wchar_p(text))
-
-    def stop(self) -> None:
-        self.client.nvdaController_cancelSpeech()
+# ---------------------------------------------------------------------------------------------
+# The screen readers, through prism
 
 
-class JawsSpeaker(QueuedSpeaker):
-    """Speech through JAWS's COM API (Windows); the COM object lives on the speaker's thread."""
+def _prism() -> Any:
+    import prism
 
-    name = "JAWS"
-    split_long_text = False
+    return prism
+
+
+# Which prism backend reaches each screen reader (Orca: see orca_backend()).
+_PRISM_BACKENDS: dict[ScreenReaderKind, str] = {
+    ScreenReaderKind.NVDA: "NVDA",
+    ScreenReaderKind.JAWS: "JAWS",
+    ScreenReaderKind.NARRATOR: "UIA",
+    ScreenReaderKind.VOICEOVER: "VOICE_OVER",
+}
+
+
+def orca_backend(bus_address: str | None = None) -> str:
+    """prism's way to Orca: its remote controller (Orca 49+) when that owns its D-Bus name, else
+    Speech Dispatcher, which an older Orca speaks through itself."""
+    return "ORCA" if orca_service_running(bus_address) else "SPEECH_DISPATCHER"
+
+
+class PrismSpeaker(QueuedSpeaker):
+    """Speech, and braille where the screen reader offers it, through one prism backend.
+
+    The prism context and backend are made and used on the speaker's own thread, so a slow
+    screen reader never blocks the caller. When prism cannot reach the backend (not installed,
+    screen reader gone) each text goes to `fallback` (the Qt announcement), or fails.
+    `backend` is a prism BackendId name ("NVDA", "SPEECH_DISPATCHER", ...).
+    """
+
+    split_long_text = False  # the screen reader gets each result whole: braille shows all of it
 
     def __init__(
-        self, api_factory: Callable[[], Any] | None = None, listener: SpeechListener | None = None
+        self,
+        backend: str,
+        fallback: Announce | None = None,
+        listener: SpeechListener | None = None,
+        context_factory: Callable[[], Any] | None = None,
     ) -> None:
-        self._factory = api_factory or self._com_api
-        self._api: Any = None
+        self.backend_name = backend
+        self.name = f"screen reader ({backend})"
+        self.fallback = fallback
+        self._context_factory = context_factory or (lambda: _prism().Context())
+        self._context: Any = None
+        self._backend: Any = None
+        self._lock = threading.Lock()  # stop() comes from other threads
+        self.open_error: str | None = None
         super().__init__(listener)
 
-    @staticmethod
-    def _com_api() -> Any:
-        import pythoncom  # type: ignore[import-not-found]  # pywin32, Windows only
-        import win32com.client  # type: ignore[import-not-found]
-
-        pythoncom.CoInitialize()
-        return win32com.client.Dispatch("FreedomSci.JawsApi")
+    @classmethod
+    def check(cls) -> bool:
+        try:
+            _prism()
+        except Exception:  # noqa: BLE001 - no wheel for this platform: the announcement is next
+            return False
+        return True
 
     def _open(self) -> None:
-        self._api = self._factory()
+        try:
+            self._context = self._context_factory()
+            backend_id = getattr(_prism().BackendId, self.backend_name)
+            backend = self._context.create(backend_id)
+        except Exception as exc:
+            self.open_error = f"{type(exc).__name__}: {exc}"
+            logging.getLogger(__name__).info("prism cannot reach %s: %s", self.backend_name, self.open_error)
+            if self.fallback is None:
+                raise
+            return
+        with self._lock:
+            self._backend = backend
+
+    def _close_engine(self) -> None:
+        with self._lock:
+            self._backend = None
+            self._context = None
+
+    @property
+    def reached(self) -> bool:
+        """Whether prism reached the screen reader (False: the fallback speaks). Waits for the
+        speaker's thread to have tried."""
+        self.wait_until_ready(10)
+        return self._backend is not None
 
     def _say(self, text: str, generation: int) -> None:
-        # SayString(text, flush): flush=False queues behind what JAWS is saying; stop() flushes.
-        if not self._api.SayString(text, False):
-            raise RuntimeError("JAWS did not accept the message.")
+        backend = self._backend
+        if backend is None:
+            if self.fallback is None:
+                raise RuntimeError(f"The screen reader ({self.backend_name}) cannot be reached.")
+            self.fallback(text)
+            return
+        features = backend.features
+        # output(): speech and braille in one call where the backend has it (NVDA, JAWS,
+        # Orca 49's PresentMessage); speak() alone for a speech-only backend.
+        if features.supports_output:
+            backend.output(text, False)
+        else:
+            backend.speak(text, False)
+        if features.supports_braille and not features.supports_output:
+            self._braille(backend, text)
+
+    @staticmethod
+    def _braille(backend: Any, text: str) -> None:
+        try:
+            backend.braille(text)
+        except Exception:
+            logging.getLogger(__name__).debug("Braille failed.", exc_info=True)
+
+    def braille(self, text: str) -> bool:
+        """Show text on the braille display only (for 'Both': the own voice speaks); True when
+        the screen reader took it. Any thread; returns at once."""
+        backend = self._backend
+        if backend is None or not text.strip() or not backend.features.supports_braille:
+            return False
+        self._braille(backend, text.strip())
+        return True
 
     def _interrupt(self) -> None:
-        if self._api is not None:
-            self._api.StopSpeech()
+        with self._lock:
+            backend = self._backend
+        if backend is not None:
+            try:
+                backend.stop()  # Speech Dispatcher: stops Lookaloud's message only, never Orca's
+            except Exception:  # nothing was being said
+                logging.getLogger(__name__).debug("Stopping %s failed.", self.backend_name, exc_info=True)
 
 
-def _appkit_announce(text: str) -> None:
-    import AppKit  # type: ignore[import-not-found]  # pyobjc, macOS only
+class OrcaSpeaker(PrismSpeaker):
+    """Orca: its remote controller (49+) or, for an older Orca, the Speech Dispatcher it speaks
+    through. `bus_address` is where to look for the remote controller's name (prism itself
+    talks to the session bus of the environment)."""
 
-    AppKit.NSAccessibilityPostNotificationWithUserInfo(
-        AppKit.NSApp(),
-        AppKit.NSAccessibilityAnnouncementRequestedNotification,
-        {
-            AppKit.NSAccessibilityAnnouncementKey: text,
-            AppKit.NSAccessibilityPriorityKey: AppKit.NSAccessibilityPriorityHigh,
-        },
-    )
-
-
-class VoiceOverSpeaker(AnnouncementSpeaker):
-    """VoiceOver: an NSAccessibility announcement request at high priority (macOS)."""
-
-    name = "VoiceOver"
-
-    def __init__(self, announce: Announce | None = None, listener: SpeechListener | None = None) -> None:
-        super().__init__(announce or _appkit_announce, listener)
+    def __init__(
+        self,
+        bus_address: str | None = None,
+        fallback: Announce | None = None,
+        listener: SpeechListener | None = None,
+        backend: str | None = None,
+        context_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.bus_address = bus_address
+        super().__init__(backend or orca_backend(bus_address), fallback, listener, context_factory)
 
 
 def screen_reader_speaker(
     kind: ScreenReaderKind, announce: Announce | None = None, bus_address: str | None = None
 ) -> Speaker | None:
     """The speaker for a running screen reader, or None when it cannot be reached from here."""
-    try:
-        if kind is ScreenReaderKind.ORCA and OrcaSpeaker.check():
+    if PrismSpeaker.check():
+        if kind is ScreenReaderKind.ORCA:
             return OrcaSpeaker(bus_address=bus_address, fallback=announce)
-        if kind is ScreenReaderKind.NVDA:
-            speaker = NvdaSpeaker()
-            if speaker.running():
-                return speaker
-        if kind is ScreenReaderKind.JAWS:
-            return JawsSpeaker()
-        if kind is ScreenReaderKind.VOICEOVER:
-            if sys.platform == "darwin":
-                import AppKit  # type: ignore[import-not-found]  # noqa: F401 - fail here, not at the first result
-
-                return VoiceOverSpeaker()
-            return VoiceOverSpeaker(announce=announce) if announce is not None else None
-    except Exception:  # missing DLL, COM or pyobjc: the announcement is next
-        logging.getLogger(__name__).info("%s cannot be reached directly.", kind.value, exc_info=True)
+        return PrismSpeaker(_PRISM_BACKENDS[kind], fallback=announce)
+    logging.getLogger(__name__).info("prism is not installed: %s gets accessibility announcements.", kind.value)
     return AnnouncementSpeaker(announce) if announce is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Following the screen reader as it starts and stops
+
+
+class ScreenReaderWatch:
+    """Detects the screen reader again every `interval` seconds on a daemon thread of its own
+    (never the GUI thread) and calls `on_change(kind)` there when the answer changes (None: no
+    screen reader any more). `current` is the latest answer; `check_now()` asks for a check at
+    once (e.g. after the settings dialog's OK) without waiting for it."""
+
+    def __init__(
+        self,
+        on_change: Callable[[ScreenReaderKind | None], None],
+        *,
+        interval: float = 3.0,
+        detect: Callable[[], ScreenReaderKind | None] = detect_screen_reader,
+        current: ScreenReaderKind | None = None,
+    ) -> None:
+        self.on_change = on_change
+        self.interval = interval
+        self._detect = detect
+        self.current = current
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="screen-reader-watch", daemon=True)
+        self._thread.start()
+
+    def check_now(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._closed:
+                break
+            try:
+                found = self._detect()
+            except Exception:
+                logging.getLogger(__name__).debug("Screen reader detection failed.", exc_info=True)
+                continue
+            if found is not self.current:
+                self.current = found
+                try:
+                    self.on_change(found)
+                except Exception:  # a bug there must not end the watch
+                    logging.getLogger(__name__).exception("Following the screen reader failed.")
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)

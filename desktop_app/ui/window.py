@@ -2,7 +2,9 @@
 ask about it, and go back to earlier pictures.
 
 Every control has an accessible name and description, the tab order follows the layout, and
-focus moves to the question box after each description so the user can ask straight away.
+a picture opened with the file dialog leaves the focus in the question box (set as the dialog
+closes, before the description is spoken) so the user can ask straight away. Focus never moves
+after a description or an answer: the screen reader would read the focused box over it.
 """
 
 from __future__ import annotations
@@ -172,6 +174,9 @@ class MainWindow(QMainWindow):
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a picture", str(Path.home()), PICTURE_FILTER)
         if path:
+            # The closing dialog gives the focus back (and the screen reader reads it) anyway:
+            # let that be the question box, now, before the description is spoken.
+            self.question.setFocus(Qt.FocusReason.OtherFocusReason)
             self.open_path(path)
 
     def open_path(self, path: str) -> None:
@@ -273,8 +278,6 @@ class MainWindow(QMainWindow):
             self._show_picture(picture)
             if picture.conversation:
                 self.conversation.setCurrentRow(self.conversation.count() - 1)
-            if self.isActiveWindow():
-                self.question.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _select_history(self, picture_id: int) -> None:
         for row in range(self.history.count()):

@@ -135,19 +135,23 @@ class Agent:
                 self.proc.wait()
 
 
-def launch_app(home: Path, bus_address: str, settings: dict[str, Any], *args: str) -> subprocess.Popen:
-    """Start `python -m desktop_app` with these settings; its log is home/app.log."""
+def launch_app(home: Path, bus_address: str, settings: dict[str, Any], *args: str,
+               env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start `python -m desktop_app` with these settings; its log is home/app.log. `env` adds to
+    or replaces the environment below (a sound server, a speech-dispatcher, a session bus)."""
     config = home / "config"
     (config / "lookaloud").mkdir(parents=True, exist_ok=True)
     (config / "lookaloud" / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
     (home / "tmp").mkdir(exist_ok=True)
     (home / "runtime").mkdir(mode=0o700, exist_ok=True)
+    extra_env = env or {}
     env = {**os.environ, "XDG_CONFIG_HOME": str(config), "TMPDIR": str(home / "tmp"), "HOME": str(home),
            "XDG_RUNTIME_DIR": str(home / "runtime"),
            "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "AT_SPI_BUS_ADDRESS": bus_address,
            # No sound device: Lookaloud's own voice cannot play, so (as for a user whose sound is
            # broken) everything it says reaches the screen reader as AT-SPI announcements.
            "LOOKALOUD_AUDIO_PLAYER": "aplay -q -D no_such_device"}
+    env.update(extra_env)
     log = open(home / "app.log", "w")  # noqa: SIM115 - the process owns it until it exits
     return subprocess.Popen([sys.executable, "-m", "desktop_app", *args], cwd=str(home), env=env,
                             stdout=log, stderr=subprocess.STDOUT)
