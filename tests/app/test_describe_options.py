@@ -5,7 +5,7 @@ names the kind; with it on, it does. Real tiny model, real inference thread, rea
 from __future__ import annotations
 
 from desktop_app.controller import State
-from tests.ocr.pictures import make_screenshot
+from testkit.pictures import make_screenshot
 
 GUESSES = ("Probably", "A screenshot", "A document")
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.ocr.pictures import make_screenshot
+from testkit.pictures import make_screenshot
 from tests.vision.test_describe_cli import lookaloud
 
 GUESSES = ("Probably", "A screenshot", "A document")

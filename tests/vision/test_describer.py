@@ -9,11 +9,11 @@ import pytest
 
 from desktop_app.capture.types import WHOLE_SCREEN, WINDOW_TITLE
 from desktop_app.describer import DescribeOptions, describe
+from desktop_app.models import vision_catalog as catalog
 from desktop_app.ocr import OcrCancelled
-from desktop_app.vision import catalog
 from desktop_app.vision.loader import load_model
 from desktop_app.vision.session import ImageSession
-from tests.ocr.pictures import make_screenshot
+from testkit.pictures import make_screenshot
 
 GUESSES = ("Probably", "A screenshot", "A document")
 
