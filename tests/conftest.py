@@ -67,6 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Lookaloud removes its own leftover sound folders from $TMPDIR at start: a private one
     # keeps a test run from touching another run's (or the user's) folders.
     os.environ["TMPDIR"] = str(_tmp_root / "tmp")
+    # No test reaches the machine's own speech-dispatcher (libspeechd would start one that
+    # outlives the run); the real-Orca tests start their own and point at it.
+    os.environ["SPEECHD_ADDRESS"] = f"unix_socket:{_tmp_root / 'no-speechd.sock'}"
     (_tmp_root / "tmp").mkdir(mode=0o700, exist_ok=True)
     tempfile.tempdir = None  # recomputed from TMPDIR on next use
     os.environ["HF_HUB_OFFLINE"] = "1"

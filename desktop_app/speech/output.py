@@ -26,6 +26,7 @@ from desktop_app.speech.own_voice import OwnVoiceSpeaker
 from desktop_app.speech.screenreader import (
     Announce,
     ScreenReaderKind,
+    ScreenReaderWatch,
     detect_screen_reader,
     screen_reader_speaker,
 )
@@ -109,6 +110,11 @@ class SpeechOutput:
             self._reader_factory(self.screen_reader) if self.screen_reader else None
         )
         self._told_no_reader = False
+        # A screen reader started or stopped after Lookaloud did is found again within seconds.
+        self._watch = (
+            ScreenReaderWatch(self._on_screen_reader_changed, current=self.screen_reader)
+            if screen_reader is _DETECT else None
+        )
         self.status_message: str | None = None
         self.earcons = EarconPlayer(self.audio_out)
         self.ticker = WorkingTicker(self.earcons)
@@ -122,9 +128,23 @@ class SpeechOutput:
             return None
         return OwnVoiceSpeaker(self.audio_out, listener=self._on_speech_event)
 
+    def _on_screen_reader_changed(self, kind: ScreenReaderKind | None) -> None:
+        """Runs on the watch's thread: a screen reader started, stopped or changed."""
+        old = self._reader
+        self.screen_reader = kind
+        self._reader = self._reader_factory(kind) if kind else None
+        self._told_no_reader = False
+        self.apply(self.settings)
+        if old is not None:
+            old.close()
+
     def _on_speech_event(self, event: SpeechEvent, text: str) -> None:
         """Runs on the own voice's thread."""
         if event is SpeechEvent.FAILED:
+            reader = self._reader
+            if reader is not None and reader not in self.speakers:
+                self.speakers = [reader]  # no sound device: the screen reader says it
+                reader.speak(text, Priority.NEXT)
             self.failures += 1
             if self.failures == 1:  # say it once, not after every sentence
                 self.status_message = NO_SOUND_MESSAGE
@@ -144,6 +164,8 @@ class SpeechOutput:
     def apply(self, settings: SpeechSettings) -> None:
         """Take new settings (from the settings dialog); speech already queued carries on."""
         self.settings = settings
+        if getattr(self, "_watch", None) is not None:
+            self._watch.check_now()  # OK in Settings also looks for a screen reader at once
         self.earcons.enabled = settings.earcons
         self.earcons.volume = settings.earcons_volume
         reader = self._reader
@@ -220,6 +242,8 @@ class SpeechOutput:
 
     def close(self) -> None:
         """Stop everything and end the speech threads (at app shutdown)."""
+        if self._watch is not None:
+            self._watch.close()
         self.ticker.stop()
         self.earcons.stop_all()
         for speaker in {

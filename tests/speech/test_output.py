@@ -213,3 +213,61 @@ def test_every_speaker_returns_at_once_stops_and_finishes(private_bus: str) -> N
         finally:
             speaker.close()
     assert announced[-1] == "Three."
+
+
+# -- a screen reader that starts or stops while Lookaloud runs -------------------------------
+
+
+def _watched_output(rec: Recorder, monkeypatch: pytest.MonkeyPatch, running: list, **kwargs) -> SpeechOutput:
+    """An output that detects the screen reader itself, where detection reads `running`."""
+    import desktop_app.speech.output as output_module
+    from desktop_app.speech.screenreader import ScreenReaderWatch
+
+    detect = lambda: running[0]
+    monkeypatch.setattr(output_module, "detect_screen_reader", detect)
+    monkeypatch.setattr(output_module, "ScreenReaderWatch",
+                        lambda on_change, current: ScreenReaderWatch(on_change, current=current, detect=detect,
+                                                                     interval=0.1))
+    kwargs.setdefault("audio_out", NullAudioOut())
+    return SpeechOutput(notify=rec.notices.append, listener=rec.on_event,
+                        reader_speaker=lambda kind: AnnouncementSpeaker(rec.announced.append), **kwargs)
+
+
+def _wait_for(condition, seconds: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_screen_reader_started_after_lookaloud_is_used(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    running: list = [None]
+    out = _watched_output(rec, monkeypatch, running, settings=SpeechSettings(mode="screen_reader"))
+    try:
+        assert out.screen_reader is None
+        running[0] = ScreenReaderKind.ORCA  # the user starts Orca
+        assert _wait_for(lambda: out.screen_reader is ScreenReaderKind.ORCA)
+        out.speak("A red circle.")
+        assert out.wait_until_done(10)
+        assert rec.announced == ["A red circle."]
+        running[0] = None  # and stops it again: the own voice takes over
+        assert _wait_for(lambda: out.screen_reader is None)
+        assert out._reader is None
+    finally:
+        out.close()
+
+
+@needs_voice
+def test_without_a_sound_device_the_screen_reader_still_says_it(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = CommandAudioOut(["aplay", "-q", "-D", "no_such_device"])
+    out = _watched_output(rec, monkeypatch, [ScreenReaderKind.ORCA], settings=SpeechSettings(mode="voice"),
+                          audio_out=broken)
+    try:
+        out.speak("A blue square.")
+        assert _wait_for(lambda: "A blue square." in rec.announced)
+    finally:
+        out.close()
