@@ -20,6 +20,7 @@ import pytest
 
 _procs: list[subprocess.Popen] = []
 _tmp_root = Path(tempfile.mkdtemp(prefix="lookaloud-tests-"))
+_private_tmp = Path(tempfile.mkdtemp(prefix="ll-"))  # the session's TMPDIR (0700, short: see below)
 
 
 def _start_xvfb() -> str:
@@ -66,11 +67,15 @@ def pytest_configure(config: pytest.Config) -> None:
     (_tmp_root / "runtime").mkdir(mode=0o700, exist_ok=True)
     # Lookaloud removes its own leftover sound folders from $TMPDIR at start: a private one
     # keeps a test run from touching another run's (or the user's) folders.
-    os.environ["TMPDIR"] = str(_tmp_root / "tmp")
+    # Short, so that sockets under tmp_path stay within the 107 bytes a Unix socket path may have.
+    os.environ["TMPDIR"] = str(_private_tmp)
+    if not config.option.basetemp:
+        # tmp_path folders right under it: under pytest-of-USER/pytest-N they made the sockets
+        # of the single-instance tests longer than a Unix socket path may be.
+        config.option.basetemp = str(_private_tmp / "p")
     # No test reaches the machine's own speech-dispatcher (libspeechd would start one that
     # outlives the run); the real-Orca tests start their own and point at it.
     os.environ["SPEECHD_ADDRESS"] = f"unix_socket:{_tmp_root / 'no-speechd.sock'}"
-    (_tmp_root / "tmp").mkdir(mode=0o700, exist_ok=True)
     tempfile.tempdir = None  # recomputed from TMPDIR on next use
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -100,6 +105,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
     shutil.rmtree(_tmp_root, ignore_errors=True)
+    shutil.rmtree(_private_tmp, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
