@@ -132,3 +132,43 @@ _tests_since_full_collection = 0
 def test_root() -> Path:
     """The temporary folder that stands for the user's home during the test session."""
     return _tmp_root
+
+
+# The slow tier: modules whose tests start Lookaloud or another program, load a model (tiny
+# BLIP-2s, the demo model, Whisper), speak and transcribe, or build an installer. Everything
+# else is the fast tier (`bash packaging/test.sh -m "not slow"`, under a minute), which checks
+# the logic those tests build on. A module is listed here, in one place, rather than marked in
+# each file, so that the tiers can be read at a glance.
+SLOW_MODULES = {
+    # the running app, its windows and dialogs
+    "tests/a11y/test_keyboard_scenarios.py", "tests/a11y/test_main_window.py", "tests/a11y/test_real_orca.py",
+    "tests/app/test_app.py", "tests/app/test_setup_dialog.py", "tests/app/test_settings_dialog.py",
+    "tests/app/test_apply_settings.py", "tests/app/test_hotkey_failures.py", "tests/app/test_ask_aloud.py",
+    "tests/app/test_describe_options.py", "tests/app/test_bad_drops.py", "tests/app/test_large_text.py",
+    "tests/app/test_settings_errors.py", "tests/app/test_model_load_failure.py", "tests/app/test_single_instance.py",
+    "tests/capture/test_region_overlay.py", "tests/hotkeys/test_hotkeys_x11.py",
+    # speech: voices, Whisper, real players, the real Orca
+    "tests/speech/test_listen_worker.py", "tests/speech/test_stt.py", "tests/speech/test_no_leftovers.py",
+    "tests/speech/test_screenreader.py", "tests/speech/test_output.py", "tests/speech/test_own_voice.py",
+    "tests/speech/test_listener.py", "tests/speech/test_microphone.py", "tests/speech/test_vad.py",
+    "tests/speech/test_whisper_packages.py", "tests/speech/test_voice_commands.py", "tests/speech/test_bad_audio.py",
+    # models and the commands that load them
+    "tests/vision/test_download.py", "tests/vision/test_describe_cli.py", "tests/vision/test_hostile_models.py",
+    "tests/vision/test_describe_cli_description.py", "tests/vision/test_shapes_demo.py",
+    "tests/vision/test_models_cli.py", "tests/vision/test_offline.py", "tests/vision/test_describer.py",
+    "tests/vision/test_bad_pictures.py", "tests/vision/test_session.py", "tests/vision/test_hostile_hub.py",
+    "tests/ocr/test_window_text.py", "tests/ocr/test_read_text_command.py", "tests/ocr/test_engines.py",
+    # building things
+    "tests/test_packaging.py", "tests/test_installers.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        try:
+            module = Path(str(item.path)).relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
