@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from testkit.processes import stop_process
+
 ATSPI_PYTHON = "/usr/bin/python3"
 AGENT = Path(__file__).with_name("atspi_agent.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -162,13 +164,7 @@ def saved_settings(home: Path) -> dict[str, Any]:
 
 
 def stop_app(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=15)
 
 
 def keys(*combos: str) -> None:

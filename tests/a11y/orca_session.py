@@ -23,6 +23,8 @@ import time
 import wave
 from pathlib import Path
 
+from testkit.processes import stop_process
+
 SINK = "heard"
 APT_PACKAGES = "orca speech-dispatcher speech-dispatcher-espeak-ng pulseaudio pulseaudio-utils"
 
@@ -47,13 +49,7 @@ def _wait_for(path: Path, timeout: float, what: str, proc: subprocess.Popen | No
 
 
 def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=10)
 
 
 class SoundServer:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from testkit.processes import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
 
@@ -83,13 +85,7 @@ def wait_until_answering(home: Home, proc: subprocess.Popen, name: str = "app") 
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=15)
 
 
 SQUATTER = r"""
