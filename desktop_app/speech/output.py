@@ -17,8 +17,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
+from desktop_app.choices import SpeechMode
 from desktop_app.private_files import release_private_folder, remove_leftovers
 from desktop_app.speech.audio_out import AudioOut, default_audio_out
 from desktop_app.speech.earcons import Earcon, EarconPlayer, WorkingTicker
@@ -39,8 +39,6 @@ from desktop_app.speech.speaker import (
     VoiceInfo,
 )
 
-Mode = Literal["voice", "screen_reader", "both"]
-
 NO_SCREEN_READER_MESSAGE = "No screen reader is running, so Lookaloud will use its own voice."
 NO_SOUND_MESSAGE = "Lookaloud could not play its voice because no sound device answered."
 
@@ -58,7 +56,7 @@ def no_engine_message() -> str:
 
 @dataclass
 class SpeechSettings:
-    mode: Mode = "voice"
+    mode: str = SpeechMode.VOICE.value  # a choices.SpeechMode value
     voice: str | None = None  # an id from SpeechOutput.voices(); None = the engine's default
     rate: int = 175  # words per minute
     volume: float = 1.0  # 0..1
@@ -169,14 +167,14 @@ class SpeechOutput:
         self.earcons.enabled = settings.earcons
         self.earcons.volume = settings.earcons_volume
         reader = self._reader
-        own = self._own_voice() if settings.mode != "screen_reader" or reader is None else None
-        if settings.mode == "voice":
+        own = self._own_voice() if settings.mode != SpeechMode.SCREEN_READER or reader is None else None
+        if settings.mode == SpeechMode.VOICE:
             chosen = [own or reader]
-        elif settings.mode == "screen_reader":
+        elif settings.mode == SpeechMode.SCREEN_READER:
             chosen = [reader or own]
         else:
             chosen = [own, reader]
-        if settings.mode != "voice" and reader is None and own is not None and not self._told_no_reader:
+        if settings.mode != SpeechMode.VOICE and reader is None and own is not None and not self._told_no_reader:
             self._told_no_reader = True
             self._tell(NO_SCREEN_READER_MESSAGE, via=[own])
         self.speakers = [s for s in chosen if s is not None] or [SilentSpeaker()]
