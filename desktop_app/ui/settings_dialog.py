@@ -364,13 +364,3 @@ class _FieldError(ValueError):
     def __init__(self, field: QWidget, message: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-def edit_settings(settings: Settings, parent: QWidget | None = None, **kwargs: Any) -> Settings | None:
-    """Show the dialog modally; the new settings after OK, None after Cancel."""
-    dialog = SettingsDialog(settings, parent, **kwargs)
-    try:
-        return dialog.result_settings if dialog.exec() == QDialog.DialogCode.Accepted else None
-    finally:
-        dialog.deleteLater()
-
