@@ -29,7 +29,7 @@ def _question() -> WavSource:
 def _asked_once(qtbot, make_app, transcriber, microphone=None):
     """The app after one question asked aloud and answered, as a user has it; the question
     comes from `microphone(name)` where given, else from recorded speech."""
-    app = make_app()
+    app = make_app(stt_model="tiny.en")  # the model of the shared transcriber handed in below
     app.transcriber = transcriber
     if microphone is None:
         app.audio_source_factory = _question
