@@ -59,14 +59,24 @@ class SoundServer:
         self.folder = folder
         self.socket = folder / "pulse" / "native"
         (folder / "pulse").mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "XDG_RUNTIME_DIR": str(folder), "HOME": str(folder), "PULSE_RUNTIME_PATH": str(folder / "pulse")}
-        self.proc = subprocess.Popen(
-            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-             "--disable-shm=yes", f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1",
-             f"--load=module-null-sink sink_name={SINK} rate=16000 channels=1"],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "pulseaudio.log", "w"),  # noqa: SIM115
-        )
-        _wait_for(self.socket, 20, "PulseAudio", self.proc)
+        # Its own server only: nothing inherited may point it at another test's sound server.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+        env.update({"XDG_RUNTIME_DIR": str(folder), "HOME": str(folder), "PULSE_RUNTIME_PATH": str(folder / "pulse")})
+        for attempt in (1, 2):  # PulseAudio now and then exits at once when another one is starting
+            self.proc = subprocess.Popen(
+                ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+                 "--disable-shm=yes", f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1",
+                 f"--load=module-null-sink sink_name={SINK} rate=16000 channels=1"],
+                env=env, stdout=subprocess.DEVNULL, stderr=open(folder / f"pulseaudio-{attempt}.log", "w"),  # noqa: SIM115
+            )
+            try:
+                _wait_for(self.socket, 20, "PulseAudio", self.proc)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    log = (folder / f"pulseaudio-{attempt}.log").read_text(errors="replace")[-500:]
+                    raise AssertionError(f"PulseAudio did not start: {log}") from None
+                time.sleep(1)
         self.env = {"PULSE_SERVER": f"unix:{self.socket}", "PULSE_SINK": SINK}
         subprocess.run(["pactl", "set-default-sink", SINK], env={**os.environ, **self.env}, check=True, timeout=20)
         self._recorder: subprocess.Popen | None = None
