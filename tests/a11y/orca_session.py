@@ -61,8 +61,11 @@ class SoundServer:
         (folder / "pulse").mkdir(parents=True, exist_ok=True)
         # Its own server only: nothing inherited may point it at another test's sound server.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
-        env.update({"XDG_RUNTIME_DIR": str(folder), "HOME": str(folder), "PULSE_RUNTIME_PATH": str(folder / "pulse")})
-        for attempt in (1, 2):  # PulseAudio now and then exits at once when another one is starting
+        env.update({"XDG_RUNTIME_DIR": str(folder), "HOME": str(folder), "PULSE_RUNTIME_PATH": str(folder / "pulse"),
+                    # Off the session bus: another PulseAudio of the same test run (tests/speech's
+                    # own sound server) holds org.PulseAudio1 there, and this one would exit.
+                    "DBUS_SESSION_BUS_ADDRESS": f"unix:path={folder / 'no-bus'}"})
+        for attempt in (1, 2):  # once more if it exits at once
             self.proc = subprocess.Popen(
                 ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
                  "--disable-shm=yes", f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1",
