@@ -295,17 +295,26 @@ def _start_next_run(dirs: Dirs, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+
+def _start_speaking(dirs: Dirs, pulse_server: str) -> subprocess.Popen:
+    """A Lookaloud speaking through the file-only player, once its sound file is there."""
+    proc = subprocess.Popen([sys.executable, "-c", SPEAKING_SCRIPT, pulse_server], env={**os.environ, **dirs.env},
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    if proc.stdout is None or proc.stdout.readline().strip() != "speaking":
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the speaking Lookaloud did not start")
+    deadline = time.monotonic() + 20
+    while not dirs.files() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc
+
+
 def test_a_killed_speaking_process_leaves_nothing_after_the_next_start(
     dirs: Dirs, tmp_path: Path, pulse_server: str
 ) -> None:
-    env = {**os.environ, **dirs.env}
-    proc = subprocess.Popen([sys.executable, "-c", SPEAKING_SCRIPT, pulse_server], env=env,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = _start_speaking(dirs, pulse_server)
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "speaking"
-        deadline = time.monotonic() + 20
-        while not dirs.files() and time.monotonic() < deadline:
-            time.sleep(0.01)
         assert dirs.files(), "the file-only player should be playing a file"
         orphans = _players(psutil.Process(proc.pid))
         proc.send_signal(signal.SIGKILL)  # a crash: no atexit, no shutdown
@@ -342,14 +351,8 @@ def test_old_temporary_folders_are_removed_at_the_next_start_and_others_are_kept
 
 def test_the_next_start_keeps_a_running_lookaloud_s_sound(dirs: Dirs, tmp_path: Path, pulse_server: str) -> None:
     """Two Lookalouds at once (the CLI while the app runs): one never takes the other's sound."""
-    env = {**os.environ, **dirs.env}
-    proc = subprocess.Popen([sys.executable, "-c", SPEAKING_SCRIPT, pulse_server], env=env,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = _start_speaking(dirs, pulse_server)
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "speaking"
-        deadline = time.monotonic() + 20
-        while not dirs.files() and time.monotonic() < deadline:
-            time.sleep(0.01)
         playing = dirs.files()
         assert playing
         _start_next_run(dirs, tmp_path)
