@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         controller.picture_changed.connect(self._on_picture_changed)
         controller.current_changed.connect(self._show_picture)
         controller.model_ready.connect(self.show_status)
+        controller.model_ready.connect(self._on_said)
 
     def _add_shortcut(self, name: str, keys: Any, slot: Any) -> None:
         action = QAction(name, self)
