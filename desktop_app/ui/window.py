@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop)
         # The line edit takes Control V for itself (its own paste, which ignores pictures).
         self.question.installEventFilter(self)
+        self.stop_button.installEventFilter(self)  # focus leaving it may disable it (below)
         self._is_speaking: Callable[[], bool] = lambda: False
         self._speech_poll = QTimer(self)
         self._speech_poll.setInterval(SPEECH_POLL_MS)
@@ -246,6 +247,8 @@ class MainWindow(QMainWindow):
                     self.paste()
                 event.accept()
                 return True
+        if watched is self.stop_button and event.type() == QEvent.Type.FocusOut:
+            QTimer.singleShot(0, self._update_stop_button)
         return super().eventFilter(watched, event)
 
     def take_mime(self, mime: QMimeData, source: str) -> bool:
@@ -307,7 +310,10 @@ class MainWindow(QMainWindow):
 
     def _update_stop_button(self) -> None:
         speaking = self._is_speaking()
-        self.stop_button.setEnabled(speaking or self.controller.state in (State.THINKING, State.LOADING))
+        busy = speaking or self.controller.state in (State.THINKING, State.LOADING)
+        # A focused button that is disabled hands the focus on, and the screen reader reads the
+        # next control aloud right after the user pressed Stop: it waits until focus leaves it.
+        self.stop_button.setEnabled(busy or self.stop_button.hasFocus())
         if not speaking:
             self._speech_poll.stop()
 

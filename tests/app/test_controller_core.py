@@ -251,3 +251,13 @@ def test_a_result_that_finished_as_the_user_stopped_is_not_said():
     core.stop()
     core.result_ready(_answer(heard.requests[-1], "Too late."))
     assert picture.description == "" and heard.said == ["Stopped."] and core.state == State.IDLE
+
+
+def test_pictures_one_pixel_apart_are_two_pictures():
+    core, heard = _ready()
+    first = core.describe_image(_picture(), "screen")
+    core.result_ready(_answer(heard.requests[-1], "A red square."))
+    changed = _picture()
+    changed.putpixel((47, 39), (201, 30, 30))
+    second = core.describe_image(changed, "screen")
+    assert second is not first and core.pictures == [second, first] and len(heard.requests) == 2

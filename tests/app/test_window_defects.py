@@ -25,6 +25,7 @@ from desktop_app.speech.audio_out import NullAudioOut
 from desktop_app.speech.output import SpeechOutput, SpeechSettings
 from desktop_app.speech.own_voice import OwnVoiceSpeaker
 from desktop_app.speech.speaker import SpeechEvent
+from desktop_app.ui.window import SPEECH_POLL_MS
 from tests.app.keyboard import show_active
 
 
@@ -93,6 +94,20 @@ def test_escape_in_the_window_stops_speech_and_stop_is_there_while_it_speaks(qtb
     assert long_text not in speech.said(SpeechEvent.FINISHED)
     qtbot.waitUntil(lambda: not stop.isEnabled(), timeout=5000)  # quiet again
     assert QAccessible.queryAccessibleInterface(stop).state().disabled
+
+    # Pressed with the keyboard, Stop keeps the focus (a disabled button would hand it on, and
+    # the screen reader would read the next control aloud), and is disabled once focus leaves.
+    again = long_text.replace("sentence", "line")
+    app.controller.say(again)
+    qtbot.waitUntil(stop.isEnabled, timeout=30000)
+    stop.setFocus()
+    qtbot.waitUntil(stop.hasFocus)
+    qtbot.keyClick(stop, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: again in speech.said(SpeechEvent.INTERRUPTED), timeout=20000)
+    qtbot.wait(3 * SPEECH_POLL_MS)  # the Stop button looks at the speech again meanwhile
+    assert stop.hasFocus() and stop.isEnabled()
+    app.window.question.setFocus()
+    qtbot.waitUntil(lambda: not stop.isEnabled(), timeout=5000)
 
 
 # ---- Control V in the Question box -------------------------------------------------------------
