@@ -86,8 +86,7 @@ class MainWindow(QMainWindow):
                                   "Choose a picture file to describe. Shortcut Control O.")
         self.paste_button = _named(QPushButton("&Paste picture"), "Paste picture",
                                    "Describe the picture on the clipboard. Shortcut Control V.")
-        self.stop_button = _named(QPushButton("&Stop"), "Stop",
-                                  "Stop what Lookaloud is doing or saying. Shortcut Escape.")
+        self.stop_button = _named(QPushButton("&Stop"), "Stop", "Stop what Lookaloud is doing or saying. Escape.")
         self.preview = _named(QLabel("Drop a picture here, paste one with Control V, or open one with Control O."),
                               "Picture", "The current picture. Drop a picture file here.")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
