@@ -33,6 +33,8 @@ class SpeechOut(Protocol):
 
     def speak(self, text: str) -> None: ...
     def stop(self) -> None: ...
+    @property
+    def is_speaking(self) -> bool: ...
     def is_heard(self) -> bool: ...
     def voices(self) -> Sequence[Any]: ...
     def play(self, earcon: Any) -> None: ...
@@ -75,6 +77,7 @@ class LookaloudApp(QObject):
             self.tray.show()
         self.listening = Listening(settings, self)
         self._overlay: Any = None
+        self._asking_about: int | None = None  # the picture current when the user began to ask aloud
         # action -> why its shortcut does not work (Settings shows it); the ones not said yet.
         self._hotkey_failures: dict[str, str] = {}
         self._unsaid_hotkey_failures: dict[str, str] = {}
@@ -89,6 +92,8 @@ class LookaloudApp(QObject):
         self.listening.failed.connect(self._on_listen_failed)
         self.window.picture_opened.connect(self.describe)
         self.window.ask_aloud_requested.connect(self.ask_aloud)
+        self.window.stop_requested.connect(self.stop_speaking)  # Escape and Stop in the window
+        self.window.watch_speech(lambda: self.speech.is_speaking)  # Stop is enabled while it speaks
         self.window.open_settings_requested.connect(self.open_settings)
         # After the wiring above: a shortcut that fails now is said and shown like any other.
         self.hotkeys: Hotkeys = hotkeys if hotkeys is not None else self._make_hotkeys()
@@ -241,6 +246,7 @@ class LookaloudApp(QObject):
             return
         if self.controller.current is None:
             self._capture("screen")
+        self._asking_about = self.controller.current.id if self.controller.current else None
         problem = self.listening.listen()
         if problem:
             self.controller.say(problem)
@@ -275,7 +281,8 @@ class LookaloudApp(QObject):
             self.window.question.setText(text)
             # What was heard comes first, so a misheard question is noticed before its answer.
             self.controller.say(heard_sentence(text))
-            if self.controller.ask(text):
+            # About the picture of when the user began to ask, even if another was taken since.
+            if self.controller.ask(text, self._asking_about):
                 self.window.question.clear()
         else:
             self.controller.say("I did not hear a question.")

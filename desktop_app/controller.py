@@ -23,7 +23,8 @@ __all__ = ["Controller", "Picture", "State"]
 class Controller(QObject):
     state_changed = Signal(object)  # State
     message = Signal(str)  # every sentence the user should hear, in order
-    picture_added = Signal(object)  # Picture
+    picture_added = Signal(object)  # Picture, now first in the history
+    picture_removed = Signal(object)  # Picture that left the history
     picture_changed = Signal(object)  # Picture: description or conversation updated
     current_changed = Signal(object)  # Picture
     error = Signal(str)
@@ -38,6 +39,7 @@ class Controller(QObject):
         self.core = ControllerCore(settings, Listener(
             on_state_changed=self.state_changed.emit, on_said=self.message.emit, on_error=self.error.emit,
             on_model_ready=self.model_ready.emit, on_picture_added=self.picture_added.emit,
+            on_picture_removed=self.picture_removed.emit,
             on_picture_changed=self.picture_changed.emit, on_current_changed=self.current_changed.emit,
             on_request=self._run))
         self.worker = InferenceWorker()
@@ -118,8 +120,9 @@ class Controller(QObject):
         """A new picture becomes the current one and is described (see ControllerCore)."""
         return self.core.describe_image(image, source)
 
-    def ask(self, question: str) -> bool:
-        return self.core.ask(question)
+    def ask(self, question: str, picture_id: int | None = None) -> bool:
+        """Ask about the current picture, or the one the user began asking about (see ControllerCore)."""
+        return self.core.ask(question, picture_id)
 
     def read_text(self) -> bool:
         return self.core.read_text()

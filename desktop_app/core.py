@@ -6,6 +6,13 @@ never talks to the model itself: it hands each request to its `Listener` (`on_re
 told the outcome (`result_ready`, `request_failed`, ...). The Qt adapter (controller.py) turns
 the listener's calls into signals and the requests into queued calls to the inference worker.
 The request and result records travel between the threads, so they are defined here.
+
+What the user hears follows the current picture: a new picture cancels the work still going
+on for older ones (a picture replaced before it was described leaves the history), a picture
+with the same pixels as one in the history is that picture again (no duplicate entry, no
+second description), and a result that arrives about a picture that is no longer the current
+one is filed under its own picture and not spoken, so it never cuts off what the user is
+hearing about the new one.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import enum
 import itertools
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +87,26 @@ class Picture:
     conversation: list[tuple[str, str]] = field(default_factory=list)
     picture_kind: str = ""
     found_text: str = ""
+    fingerprint: str = ""  # of the pixels: the same picture taken again is this one
+    described_with: tuple[Any, ...] = ()  # the settings its description was made with
+
+
+def fingerprint(image: Any) -> str:
+    """A cheap digest of a picture's pixels, size and mode (a CRC: about 2 ms for a full-HD
+    screen, where a cryptographic hash took 10-20 ms of the GUI thread). Equal for the same
+    picture taken twice; a match is then checked pixel for pixel (same_pixels)."""
+    tobytes = getattr(image, "tobytes", None)
+    if tobytes is None:
+        return f"object-{id(image)}"
+    return f"{image.mode} {image.size} {zlib.crc32(tobytes()):08x}"
+
+
+def same_pixels(one: Any, other: Any) -> bool:
+    if one is other:
+        return True
+    if not (hasattr(one, "tobytes") and hasattr(other, "tobytes")):
+        return False
+    return bool(one.mode == other.mode and one.size == other.size and one.tobytes() == other.tobytes())
 
 
 def _ignore(*_: object) -> None:
@@ -94,7 +122,8 @@ class Listener:
     on_said: Callable[[str], None] = _ignore  # every sentence the user should hear, in order
     on_error: Callable[[str], None] = _ignore
     on_model_ready: Callable[[str], None] = _ignore  # a sentence: which model on which device
-    on_picture_added: Callable[[Picture], None] = _ignore
+    on_picture_added: Callable[[Picture], None] = _ignore  # now first in the history
+    on_picture_removed: Callable[[Picture], None] = _ignore  # left the history
     on_picture_changed: Callable[[Picture], None] = _ignore  # its description or conversation
     on_current_changed: Callable[[Picture], None] = _ignore
     on_request: Callable[[Request], None] = _ignore  # to be run by the model
@@ -141,7 +170,13 @@ class ControllerCore:
     # ---- what the user asks for -------------------------------------------------------------
 
     def describe_image(self, image: Any, source: str) -> Picture:
-        """A new picture becomes the current one and is described; replaces work not started yet.
+        """A new picture becomes the current one and is described; work still going on for
+        older pictures is cancelled, and an older picture that was never described leaves the
+        history (ten quick presses of Describe make one entry and one description).
+
+        A picture with the same pixels as one in the history is that one again: it moves to
+        the front and becomes current; its description is said again when it has one made with
+        today's settings, and is still awaited (not asked for twice) when it is being made.
 
         The history keeps a bounded copy (vision.images.bounded_copy: at most what the text
         reader works on, far more than the vision model sees), never the full screenshot: eight
@@ -152,25 +187,71 @@ class ControllerCore:
 
         if isinstance(image, Image.Image):
             image = bounded_copy(image)
-        picture = Picture(next(self._ids), image, source)
+        digest = fingerprint(image)
+        picture = next((p for p in self.pictures if p.fingerprint == digest and same_pixels(p.image, image)), None)
+        if picture is None:
+            picture = Picture(next(self._ids), image, source, fingerprint=digest)
+        self._supersede(keep=picture)
+        if picture in self.pictures:
+            self.pictures.remove(picture)
+            self.listener.on_picture_removed(picture)
         self.pictures.insert(0, picture)
         limit = self.settings.history_size if self.settings.keep_history else 1
+        for dropped in self.pictures[max(1, limit):]:
+            self.listener.on_picture_removed(dropped)
         del self.pictures[max(1, limit):]
         self.current = picture
         self.listener.on_picture_added(picture)
         self.listener.on_current_changed(picture)
-        self._submit(self._request(DESCRIBE, picture))
+        wanted = self._describe_settings()
+        pending = False
+        for request_id, request in list(self.outstanding.items()):
+            if request.picture_id == picture.id and request.kind == DESCRIBE:
+                if self._describe_settings(request) == wanted:
+                    pending = True
+                else:  # made with settings changed since: the new ones count
+                    request.cancel.set()
+                    del self.outstanding[request_id]
+        if pending:
+            pass  # the same picture again while its description is being made: that one comes
+        elif picture.description and picture.described_with == wanted:
+            self._settle()
+            self.say(picture.description)
+        else:
+            self._submit(self._request(DESCRIBE, picture))
+        self._settle()
         return picture
 
-    def ask(self, question: str) -> bool:
+    def _supersede(self, keep: Picture) -> None:
+        """The user moved on to `keep`: cancel and forget the requests about other pictures
+        (quietly: nothing was stopped by the user), and take out of the history the pictures
+        whose description was still being made (replaced before they were described)."""
+        replaced = set()
+        for request_id, request in list(self.outstanding.items()):
+            if request.picture_id != keep.id:
+                request.cancel.set()
+                del self.outstanding[request_id]
+                if request.kind == DESCRIBE:
+                    replaced.add(request.picture_id)
+        for picture in [p for p in self.pictures if p.id in replaced and not p.description]:
+            self.pictures.remove(picture)
+            self.listener.on_picture_removed(picture)
+
+    def ask(self, question: str, picture_id: int | None = None) -> bool:
+        """Ask about the current picture, or about picture `picture_id`: the one that was current
+        when the user began to ask (a spoken question arrives seconds later, maybe after another
+        picture was taken). Its answer is filed under that picture and spoken only while it is
+        still the current one."""
         question = " ".join(question.split())
         if not question:
             self.say("Type or say a question first.")
             return False
-        if self.current is None:
-            self.say(NO_PICTURE)
+        picture = self.current if picture_id is None else self._picture(picture_id)
+        if picture is None:
+            self.say(NO_PICTURE if picture_id is None or self.current is None else
+                     "The picture that question was about is no longer in the history, so it was not asked.")
             return False
-        self._submit(self._request(ASK, self.current, question=question))
+        self._submit(self._request(ASK, picture, question=question))
         return True
 
     def read_text(self) -> bool:
@@ -202,8 +283,12 @@ class ControllerCore:
     # ---- what the model did -----------------------------------------------------------------
 
     def result_ready(self, result: Result) -> None:
-        if result.request_id not in self.outstanding:
-            return  # stale: cancelled or replaced meanwhile
+        request = self.outstanding.get(result.request_id)
+        if request is None or request.picture_id != result.picture_id:
+            return  # stale: cancelled or replaced meanwhile (or not the picture it was made for)
+        if request.cancel.is_set():
+            self.request_cancelled(result.request_id)  # finished just as the user stopped it
+            return
         self.forget(result.request_id)
         picture = self._picture(result.picture_id)
         if picture is None:
@@ -212,12 +297,16 @@ class ControllerCore:
             picture.description = result.text
             picture.picture_kind = result.picture_kind
             picture.found_text = result.found_text
+            picture.described_with = self._describe_settings(request)
         elif result.kind == ASK:
             picture.conversation.append((result.question, result.text))
         else:
             picture.found_text = result.text
         self.listener.on_picture_changed(picture)
-        self.say(result.text)
+        if picture is self.current:
+            self.say(result.text)
+        # else: filed under its own picture; said now it would cut off what the user hears
+        # about the current one (the window's history shows it, choosing it says it).
 
     def request_failed(self, request_id: int, message: str) -> None:
         if request_id not in self.outstanding:
@@ -239,6 +328,18 @@ class ControllerCore:
             self._set_state(State.IDLE)
 
     # ---- plumbing ---------------------------------------------------------------------------
+
+    def _describe_settings(self, request: Request | None = None) -> tuple[Any, ...]:
+        """What a description depends on besides the pixels: a change makes a new one."""
+        if request is not None:
+            return (request.include_text, request.include_kind, request.language)
+        s = self.settings
+        return (s.include_text, s.include_kind, s.language)
+
+    def _settle(self) -> None:
+        """Back to IDLE when no request is left (after quietly forgetting superseded ones)."""
+        if not self.outstanding and self.state == State.THINKING:
+            self._set_state(State.IDLE)
 
     def _request(self, kind: str, picture: Picture, question: str = "") -> Request:
         s = self.settings

@@ -8,7 +8,9 @@ F the whole screen, H repeats the help, Enter accepts, Escape cancels.
 
 Signals: `spoken(str)` for the speech layer (the same text also goes to the screen reader as
 an accessibility announcement), `accepted(QRect)` in the coordinates capture.grab() takes
-(physical pixels on X11 and Windows, points on macOS), `cancelled()`. After `accepted`,
+(physical pixels on X11 and Windows, points on macOS), `cancelled()`: the overlay says nothing
+itself then, its owner says the one sentence (the app: "Region cancelled."), so that the user
+hears it once. After `accepted`,
 `selected_image` holds the chosen part of the screen as it was when the overlay opened (the
 real pixels, without the overlay itself).
 """
@@ -148,8 +150,7 @@ class RegionOverlay(QWidget):
             self._accept()
         elif key == Qt.Key.Key_Escape:
             self.hide()
-            self._announce("Region selection cancelled.")
-            self.cancelled.emit()
+            self.cancelled.emit()  # said by whoever opened the overlay, once
         elif key in _ARROWS:
             dx, dy = _ARROWS[Qt.Key(key)]
             step = 1 if mods & Qt.KeyboardModifier.ControlModifier else STEP

@@ -5,16 +5,22 @@ Every control has an accessible name and description, the tab order follows the 
 a picture opened with the file dialog leaves the focus in the question box (set as the dialog
 closes, before the description is spoken) so the user can ask straight away. Focus never moves
 after a description or an answer: the screen reader would read the focused box over it.
+
+Escape (anywhere in the window) and the Stop button stop what Lookaloud is doing and saying
+(`stop_requested`; the app stops the speech); the Stop button is enabled while the model works
+and while Lookaloud speaks (`watch_speech`). Control V pastes a picture from anywhere, the
+Question box included; there, text on the clipboard pastes as text.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QPixmap
+from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -34,9 +40,25 @@ from PySide6.QtWidgets import (
 from desktop_app.controller import Controller, Picture, State
 
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
+NOTHING_TO_PASTE = "There is no picture or text on the clipboard to paste."
+# How often the Stop button looks whether Lookaloud still speaks, while it does: speech runs on
+# its own threads, and a screen reader does not say when it is done.
+SPEECH_POLL_MS = 200
 
 
-def _named(widget: QWidget, name: str, description: str) -> QWidget:
+def holds_picture(mime: QMimeData | None) -> bool:
+    """Whether pasted or dropped data offers a picture: image data, or a file (Qt counts a
+    copied file's address as text too, but a copied file is a picture, not words)."""
+    if mime is None:
+        return False
+    return (mime.hasImage() or any(f.startswith("image/") for f in mime.formats())
+            or any(url.isLocalFile() for url in mime.urls()))
+
+
+_W = TypeVar("_W", bound=QWidget)
+
+
+def _named(widget: _W, name: str, description: str) -> _W:
     widget.setAccessibleName(name)
     widget.setAccessibleDescription(description)
     widget.setToolTip(description)
@@ -50,6 +72,7 @@ class MainWindow(QMainWindow):
     open_settings_requested = Signal()
     quit_requested = Signal()
     ask_aloud_requested = Signal()
+    stop_requested = Signal()  # Escape or Stop: the app stops the speech (the model work stops here)
     # The status line only shows messages; the app says each one once (LookaloudApp._say_now).
 
     def __init__(self, controller: Controller) -> None:
@@ -141,14 +164,21 @@ class MainWindow(QMainWindow):
 
         self._add_shortcut("Open", QKeySequence.StandardKey.Open, self.choose_file)
         self._add_shortcut("Paste", QKeySequence.StandardKey.Paste, self.paste)
-        self._add_shortcut("Stop", QKeySequence(Qt.Key.Key_Escape), controller.stop)
+        self._add_shortcut("Stop", QKeySequence(Qt.Key.Key_Escape), self.stop)
         self._add_shortcut("Settings", QKeySequence("Ctrl+,"), self.open_settings_requested.emit)
         # Without a tray (no tray on many desktops and under Xvfb) the window is the only way
         # out, and closing it only hides it: Ctrl+Q quits from the keyboard.
         self._add_shortcut("Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit)
         self.open_button.clicked.connect(self.choose_file)
         self.paste_button.clicked.connect(self.paste)
-        self.stop_button.clicked.connect(controller.stop)
+        self.stop_button.clicked.connect(self.stop)
+        # The line edit takes Control V for itself (its own paste, which ignores pictures).
+        self.question.installEventFilter(self)
+        self.stop_button.installEventFilter(self)  # focus leaving it may disable it (below)
+        self._is_speaking: Callable[[], bool] = lambda: False
+        self._speech_poll = QTimer(self)
+        self._speech_poll.setInterval(SPEECH_POLL_MS)
+        self._speech_poll.timeout.connect(self._update_stop_button)
         self.quit_requested.connect(self._quit)
         self.ask_button.clicked.connect(self.ask)
         self.question.returnPressed.connect(self.ask)
@@ -156,11 +186,14 @@ class MainWindow(QMainWindow):
 
         self._on_state_changed(controller.state)
         controller.message.connect(self.show_status)
+        controller.message.connect(self._on_said)
         controller.state_changed.connect(self._on_state_changed)
         controller.picture_added.connect(self._on_picture_added)
+        controller.picture_removed.connect(self._on_picture_removed)
         controller.picture_changed.connect(self._on_picture_changed)
         controller.current_changed.connect(self._show_picture)
         controller.model_ready.connect(self.show_status)
+        controller.model_ready.connect(self._on_said)
 
     def _add_shortcut(self, name: str, keys: Any, slot: Any) -> None:
         action = QAction(name, self)
@@ -191,15 +224,31 @@ class MainWindow(QMainWindow):
         self.picture_opened.emit(image, Path(path).name)
 
     def paste(self) -> None:
+        """Control V: a picture on the clipboard becomes the current picture (from anywhere in
+        the window); in the Question box, text pastes as text; with neither, one sentence."""
         from PySide6.QtWidgets import QApplication
 
         mime = QApplication.clipboard().mimeData()
-        # Qt counts a copied file's URL as text too: a copied file is a picture, not words.
-        holds_picture = mime.hasImage() or any(url.isLocalFile() for url in mime.urls())
-        if self.question.hasFocus() and mime.hasText() and not holds_picture:
-            self.question.paste()  # Ctrl+V in the question box pastes text as usual
+        if self.question.hasFocus() and not holds_picture(mime):
+            if mime is not None and mime.hasText() and mime.text():
+                self.question.paste()  # Ctrl+V in the question box pastes text as usual
+            else:
+                self.controller.say(NOTHING_TO_PASTE)
             return
         self.take_mime(mime, "pasted picture")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Control V in the Question box goes to paste(): the line edit would paste only text."""
+        if watched is self.question and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            key_event: QKeyEvent = event  # type: ignore[assignment]
+            if key_event.matches(QKeySequence.StandardKey.Paste):
+                if event.type() == QEvent.Type.KeyPress:
+                    self.paste()
+                event.accept()
+                return True
+        if watched is self.stop_button and event.type() == QEvent.Type.FocusOut:
+            QTimer.singleShot(0, self._update_stop_button)
+        return super().eventFilter(watched, event)
 
     def take_mime(self, mime: QMimeData, source: str) -> bool:
         """Use a picture from dropped or pasted data: the first picture file, or image data.
@@ -222,8 +271,7 @@ class MainWindow(QMainWindow):
         return True
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        mime = event.mimeData()
-        if mime.hasImage() or any(u.isLocalFile() for u in mime.urls()):
+        if holds_picture(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
@@ -240,13 +288,41 @@ class MainWindow(QMainWindow):
         if self.controller.ask(self.question.text()):
             self.question.clear()
 
+    # ---- stopping ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Escape or Stop: the model's work stops here, the speech where the app listens."""
+        self.controller.stop()
+        self.stop_requested.emit()
+        self._update_stop_button()
+
+    def watch_speech(self, is_speaking: Callable[[], bool]) -> None:
+        """Keep the Stop button enabled while `is_speaking()` says Lookaloud speaks; it is
+        looked at after each sentence the controller says, and then until speech ends."""
+        self._is_speaking = is_speaking
+        self._update_stop_button()
+
+    def _on_said(self, _text: str) -> None:
+        # The app speaks the sentence after this slot (it connects later): look at the next tick.
+        if not self._speech_poll.isActive():
+            self._speech_poll.start()
+
+    def _update_stop_button(self) -> None:
+        speaking = self._is_speaking()
+        busy = speaking or self.controller.state in (State.THINKING, State.LOADING)
+        # A focused button that is disabled hands the focus on, and the screen reader reads the
+        # next control aloud right after the user pressed Stop: it waits until focus leaves it.
+        self.stop_button.setEnabled(busy or self.stop_button.hasFocus())
+        if not speaking:
+            self._speech_poll.stop()
+
     # ---- showing state ----------------------------------------------------------------------
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)
 
     def _on_state_changed(self, state: State) -> None:
-        self.stop_button.setEnabled(state in (State.THINKING, State.LOADING))
+        self._update_stop_button()
 
     def _show_picture(self, picture: Picture) -> None:
         from desktop_app.ui.region_overlay import pil_to_qimage
@@ -263,11 +339,16 @@ class MainWindow(QMainWindow):
         self._select_history(picture.id)
 
     def _on_picture_added(self, picture: Picture) -> None:
-        item = QListWidgetItem(f"{picture.source}: looking…")
+        item = QListWidgetItem(f"{picture.source}: {picture.description or 'looking…'}")
         item.setData(Qt.ItemDataRole.UserRole, picture.id)
         self.history.insertItem(0, item)
         while self.history.count() > len(self.controller.pictures):
             self.history.takeItem(self.history.count() - 1)
+
+    def _on_picture_removed(self, picture: Picture) -> None:
+        for row in reversed(range(self.history.count())):
+            if self.history.item(row).data(Qt.ItemDataRole.UserRole) == picture.id:
+                self.history.takeItem(row)
 
     def _on_picture_changed(self, picture: Picture) -> None:
         for row in range(self.history.count()):

@@ -48,6 +48,7 @@ def test_history_switches_the_current_picture(qtbot, make_app):
     app = make_app()
     _wait_idle(qtbot, app)
     first = app.controller.describe_image(_picture((250, 0, 0)), "first")
+    qtbot.waitUntil(lambda: bool(first.description), timeout=60000)  # else the second replaces it
     second = app.controller.describe_image(_picture((0, 0, 250)), "second")
     qtbot.waitUntil(lambda: bool(second.description), timeout=60000)
     assert app.window.history.count() == 2

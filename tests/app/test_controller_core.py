@@ -112,10 +112,12 @@ def test_stop_cancels_everything_and_late_results_are_dropped():
 
 def test_a_failure_is_said_once_and_a_replaced_request_is_forgotten_quietly():
     core, heard = _ready()
-    core.describe_image(_picture(), "first")
-    core.describe_image(_picture(), "second")
+    core.describe_image(_picture((200, 0, 0)), "first")
+    core.describe_image(_picture((0, 200, 0)), "second")
     first, second = heard.requests
+    assert first.cancel.is_set() and first.id not in core.outstanding  # replaced: cancelled
     core.forget(first.id)  # skipped by the worker: replaced before it started
+    core.request_cancelled(first.id)
     assert core.state == State.THINKING and heard.said == []
     core.request_failed(second.id, "Something went wrong while looking at the picture: boom")
     core.request_failed(second.id, "Something went wrong while looking at the picture: boom")
@@ -125,10 +127,16 @@ def test_a_failure_is_said_once_and_a_replaced_request_is_forgotten_quietly():
 
 def test_the_history_is_bounded_and_keeps_bounded_copies():
     core, heard = _ready(history_size=3)
-    pictures = [core.describe_image(_picture((i, 0, 0)), f"p{i}") for i in range(5)]
+    pictures = []
+    for i in range(5):
+        pictures.append(core.describe_image(_picture((i, 0, 0)), f"p{i}"))
+        core.result_ready(_answer(heard.requests[-1], f"Picture {i}."))
     assert core.pictures == pictures[:1:-1] and core.current is pictures[-1]
-    core.result_ready(_answer(heard.requests[0], "Gone."))  # its picture left the history
-    assert "Gone." not in heard.said
+    core.select_picture(pictures[2].id)
+    core.ask("what colour?")
+    core.describe_image(_picture((9, 0, 0)), "p5")  # p2 leaves the history
+    core.result_ready(_answer(heard.requests[-2], "Gone."))
+    assert "Gone." not in heard.said and pictures[2] not in core.pictures
     big = core.describe_image(_picture(size=(4000, 3000)), "big")
     assert big.image.width * big.image.height <= 9_000_000 and big.image.width < 4000
     core.settings = core.settings.update(keep_history=False)
@@ -170,3 +178,86 @@ def test_every_state_is_one_the_core_enters():
     core.model_load_failed("Broken.")
     entered |= set(heard.states)
     assert entered == set(State)
+
+
+# ---- issue 13: one description per picture, results that follow the current picture -------
+
+
+def test_quick_presses_on_changing_pictures_leave_one_entry_and_one_description():
+    """Ten presses of Describe before the first description came: the nine pictures replaced
+    before they were described leave the history, their work is cancelled, one is heard."""
+    core, heard = _ready()
+    removed = []
+    heard.on_picture_removed = removed.append
+    pictures = [core.describe_image(_picture((i * 20, 0, 0)), "screen") for i in range(10)]
+    assert core.pictures == [pictures[-1]] and removed == pictures[:-1]
+    assert all(r.cancel.is_set() for r in heard.requests[:-1]) and list(core.outstanding) == [heard.requests[-1].id]
+    for request in heard.requests:  # the worker finishes them anyway, or reports them cancelled
+        core.result_ready(_answer(request, f"Picture {request.picture_id}."))
+    assert heard.said == [f"Picture {pictures[-1].id}."]
+    assert heard.states == [State.IDLE, State.THINKING, State.IDLE]  # loaded; no "done" between presses
+
+
+def test_the_same_picture_again_is_no_new_entry_and_no_second_description():
+    core, heard = _ready()
+    first = core.describe_image(_picture(), "screen")
+    for _ in range(9):  # pressed again while it is being described: that description comes
+        assert core.describe_image(_picture(), "screen") is first
+    assert len(heard.requests) == 1 and core.pictures == [first]
+    core.result_ready(_answer(heard.requests[0], "A red square."))
+    other = core.describe_image(_picture((0, 0, 200)), "window")
+    core.result_ready(_answer(heard.requests[-1], "A blue square."))
+    assert core.describe_image(_picture(), "screen") is first  # described: said again, not remade
+    assert core.pictures == [first, other] and core.current is first
+    assert heard.said == ["A red square.", "A blue square.", "A red square."] and len(heard.requests) == 2
+    core.settings = core.settings.update(include_text=False)
+    core.describe_image(_picture(), "screen")  # other settings: described again, still one entry
+    assert len(heard.requests) == 3 and heard.requests[-1].picture_id == first.id and len(core.pictures) == 2
+
+
+def test_an_answer_about_an_earlier_picture_is_filed_under_it_and_not_spoken():
+    core, heard = _ready()
+    first = core.describe_image(_picture(), "screen")
+    core.result_ready(_answer(heard.requests[-1], "A red square."))
+    asked_about = core.current.id  # the user began to ask aloud about the red square...
+    second = core.describe_image(_picture((0, 0, 200)), "window")  # ...and took another picture
+    assert core.ask("how many squares?", asked_about)  # the spoken question arrives now
+    describe, ask = heard.requests[-2:]
+    assert (describe.picture_id, ask.picture_id) == (second.id, first.id)
+    core.result_ready(_answer(describe, "A blue window."))
+    core.result_ready(_answer(ask, "One."))
+    assert first.conversation == [("how many squares?", "One.")] and second.conversation == []
+    assert heard.said[-1] == "A blue window."  # "One." never cut it off
+    assert core.state == State.IDLE
+
+
+def test_a_new_picture_cancels_the_answer_still_coming_for_the_old_one():
+    core, heard = _ready()
+    first = core.describe_image(_picture(), "screen")
+    core.result_ready(_answer(heard.requests[-1], "A red square."))
+    core.ask("what colour?")
+    ask = heard.requests[-1]
+    second = core.describe_image(_picture((0, 0, 200)), "window")
+    assert ask.cancel.is_set()
+    core.result_ready(_answer(ask, "Two."))  # it finished just before it saw the cancel
+    core.result_ready(_answer(heard.requests[-1], "A blue window."))
+    assert first.conversation == [] and second.conversation == []
+    assert "Two." not in heard.said and heard.said[-1] == "A blue window."
+
+
+def test_a_result_that_finished_as_the_user_stopped_is_not_said():
+    core, heard = _ready()
+    picture = core.describe_image(_picture(), "screen")
+    core.stop()
+    core.result_ready(_answer(heard.requests[-1], "Too late."))
+    assert picture.description == "" and heard.said == ["Stopped."] and core.state == State.IDLE
+
+
+def test_pictures_one_pixel_apart_are_two_pictures():
+    core, heard = _ready()
+    first = core.describe_image(_picture(), "screen")
+    core.result_ready(_answer(heard.requests[-1], "A red square."))
+    changed = _picture()
+    changed.putpixel((47, 39), (201, 30, 30))
+    second = core.describe_image(changed, "screen")
+    assert second is not first and core.pictures == [second, first] and len(heard.requests) == 2
