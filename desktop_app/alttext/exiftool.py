@@ -40,6 +40,10 @@ class ExiftoolMissingError(ExiftoolError):
     """No usable exiftool: not installed, or too old to know the accessibility properties."""
 
 
+class CannotHoldMetadataError(ExiftoolError):
+    """The file's format cannot carry XMP that exiftool writes (BMP, some WebP); str() says so."""
+
+
 @dataclass(frozen=True)
 class AltText:
     """The accessibility properties found in one file ("" where a property is absent)."""
@@ -144,6 +148,10 @@ class Exiftool:
         if result.returncode != 0 or not output.is_file():
             name = (source or output).name
             message = _first_line(result.stderr.decode("utf-8", "replace")) or "it gave no reason"
+            if source is not None and ("Can't write" in message or "not supported" in message):
+                raise CannotHoldMetadataError(
+                    f"The file {name} cannot hold alt text inside it (exiftool says: {message}); "
+                    "write a sidecar for it instead, with --write sidecar.")
             raise ExiftoolError(f"exiftool could not write alt text for the file {name}: {message}.")
 
 
