@@ -6,19 +6,30 @@ Lookaloud writes no XMP by hand: the IPTC Photo Metadata 2021 properties "Alt Te
 x-default we write, go through exiftool (Debian `libimage-exiftool-perl`; the two tags exist
 from exiftool 12.33, which `check()` proves by asking exiftool for them, not by its number).
 
-exiftool always runs from an argument list, never a shell, with `-charset filename=utf8` and
-`--` before the file name, so a file called `-foo.jpg` is a file and not an option. Values
-travel as UTF-8 bytes whatever the locale. exiftool runs in a session of its own, so the
-terminal's Ctrl+C reaches only Lookaloud, which then stops exiftool and removes what it was
-writing (see writing.py). Every call blocks until exiftool ends (at most TIMEOUT_S).
+exiftool runs from argument lists, never a shell, with `-charset filename=utf8`; file names
+are always absolute (they start with "/", so a file called `-foo.jpg` can never be read as an
+option) and, when exiftool is started for one command, follow `--` as well. Values travel as
+UTF-8 bytes whatever the locale. Starting exiftool (Perl) costs 0.1-0.5 s, three to four times
+a picture, so one exiftool is kept open (`-stay_open True -@ -`) and given each command on its
+standard input, every argument one `#[CSTR]` line (C escapes: a newline in a value or a file
+name cannot end the argument); `--` cannot be used there, as it would swallow the following
+`-execute`. If that exiftool cannot be started or stops, each command starts exiftool anew.
+
+exiftool runs in a session of its own, so the terminal's Ctrl+C reaches only Lookaloud, which
+then kills exiftool (KeyboardInterrupt passes on) and removes what it was writing (see
+writing.py). Every call blocks until exiftool answers (at most TIMEOUT_S).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import selectors
 import shutil
 import subprocess
+import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +82,84 @@ def clean_value(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
+@dataclass(frozen=True)
+class _Result:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def _cstr(arg: bytes) -> bytes:
+    """One argument as a line of exiftool's argument file, in its C-string form."""
+    return b"#[CSTR]" + arg.replace(b"\\", b"\\\\").replace(b"\n", b"\\n").replace(b"\r", b"\\r") + b"\n"
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+
+class _KeptOpen:
+    """One exiftool kept running, taking commands on its standard input."""
+
+    def __init__(self, program: str) -> None:
+        self.proc = subprocess.Popen([program, "-stay_open", "True", "-@", "-"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.count = 0
+        self.mark = secrets.token_hex(4)
+        self._finalizer = weakref.finalize(self, _kill, self.proc)
+
+    def run(self, args: list[bytes], timeout: float) -> _Result:
+        """Run one command; raises TimeoutError, OSError (exiftool went away) and lets
+        KeyboardInterrupt through after killing exiftool."""
+        self.count += 1
+        done = f"{{done-{self.mark}-{self.count} ${{status}}}}".encode()
+        ready, status_start = b"{ready%d}\n" % self.count, f"{{done-{self.mark}-{self.count} ".encode()
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        try:
+            self.proc.stdin.write(b"".join(_cstr(a) for a in args) + b"-echo4\n" + done + b"\n"
+                                  + b"-execute%d\n" % self.count)
+            self.proc.stdin.flush()
+            out, err = bytearray(), bytearray()
+            deadline = time.monotonic() + timeout
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.proc.stdout, selectors.EVENT_READ, out)
+                selector.register(self.proc.stderr, selectors.EVENT_READ, err)
+                while not (out.endswith(ready) and err.rstrip(b"\n").endswith(b"}") and status_start in err):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError
+                    for key, _ in selector.select(left):
+                        chunk = os.read(key.fd, 65536)
+                        if not chunk:
+                            raise OSError("exiftool stopped")
+                        key.data.extend(chunk)
+        except BaseException:
+            self.close(kill=True)
+            raise
+        at = err.rindex(status_start)
+        status_text = err[at + len(status_start):].strip().rstrip(b"}")
+        return _Result(int(status_text) if status_text.isdigit() else 1, bytes(out[: -len(ready)]), bytes(err[:at]))
+
+    def close(self, kill: bool = False) -> None:
+        if self.proc.poll() is None and not kill:
+            try:
+                assert self.proc.stdin
+                self.proc.stdin.write(b"-stay_open\nFalse\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        _kill(self.proc)
+
+
 def _first_line(text: str) -> str:
     for line in text.splitlines():
         line = line.strip()
@@ -85,6 +174,20 @@ class Exiftool:
     def __init__(self, program: str | Path) -> None:
         self.program = str(program)
         self.version = ""
+        self._kept: _KeptOpen | None = None
+        self._keep_open = True  # until a kept-open exiftool fails once
+
+    def close(self) -> None:
+        """Stop the exiftool kept open (it is also stopped when this object goes)."""
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
+
+    def __enter__(self) -> Exiftool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @classmethod
     def find(cls, path: str | None = None) -> Exiftool:
@@ -97,11 +200,26 @@ class Exiftool:
         tool.check()
         return tool
 
-    def _run(self, args: list[bytes | str | Path], *, what: str) -> subprocess.CompletedProcess[bytes]:
-        command = [_arg(self.program), *(_arg(a) if isinstance(a, (str, Path)) else a for a in (*_BASE, *args))]
+    def _run(self, args: list[bytes | str | Path], *, what: str) -> _Result:
+        encoded = [_arg(a) if isinstance(a, (str, Path)) else a for a in (*_BASE, *args)]
+        if self._keep_open:
+            try:
+                if self._kept is None:
+                    self._kept = _KeptOpen(self.program)
+                return self._kept.run([a for a in encoded if a != b"--"], TIMEOUT_S)
+            except TimeoutError as exc:
+                self._kept = None
+                raise ExiftoolError(f"exiftool took more than {TIMEOUT_S:.0f} seconds {what} and was stopped.") from exc
+            except (OSError, ValueError):
+                self._kept, self._keep_open = None, False  # from now on, one exiftool per command
+            except BaseException:  # Ctrl+C: that exiftool was killed; a later command starts another
+                self._kept = None
+                raise
+        command = [_arg(self.program), *encoded]
         try:
-            return subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S,
+            done = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S,
                                   check=False, start_new_session=True)
+            return _Result(done.returncode, done.stdout, done.stderr)
         except FileNotFoundError as exc:
             raise ExiftoolMissingError(
                 "Lookaloud needs exiftool to write alt text, and it is not installed. " + INSTALL_HINT) from exc
@@ -112,11 +230,15 @@ class Exiftool:
 
     def check(self) -> None:
         """Raise ExiftoolMissingError unless this exiftool runs and knows both properties."""
-        result = self._run(["-ver"], what="to say its version")
+        keep_open, self._keep_open = self._keep_open, False  # an old or broken exiftool: one try each
+        try:
+            result = self._run(["-ver"], what="to say its version")
+            listed = self._run(["-listw", "-XMP-iptcCore:all"], what="to list its tags").stdout.decode("utf-8", "replace")
+        finally:
+            self._keep_open = keep_open
         self.version = result.stdout.decode("utf-8", "replace").strip()
         if result.returncode != 0 or not self.version:
             raise ExiftoolMissingError(f"exiftool at {self.program} does not run. " + INSTALL_HINT)
-        listed = self._run(["-listw", "-XMP-iptcCore:all"], what="to list its tags").stdout.decode("utf-8", "replace")
         names = set(listed.split())
         if _ALT_NAME not in names or _EXT_NAME not in names:
             raise ExiftoolMissingError(
@@ -125,7 +247,7 @@ class Exiftool:
 
     def read(self, path: Path) -> AltText:
         """The accessibility properties in `path` (a picture or an .xmp sidecar)."""
-        result = self._run(["-j", "-XMP-iptcCore:all", "--", path], what=f"to read {path.name}")
+        result = self._run(["-j", "-XMP-iptcCore:all", "--", _absolute(path)], what=f"to read {path.name}")
         if result.returncode != 0:
             message = _first_line(result.stderr.decode("utf-8", "replace"))
             raise ExiftoolError(f"exiftool could not read the file {path.name}: {message}.")
@@ -140,10 +262,10 @@ class Exiftool:
         """Write `output` (which must not exist): `source` with the two properties set, or,
         with no source, a new XMP file holding only them. An empty `extended` removes that
         property. The x-default language is written; other languages are left as they are."""
-        args: list[bytes | str | Path] = ["-o", output, f"-{ALT_TEXT_TAG}={clean_value(alt_text)}",
+        args: list[bytes | str | Path] = ["-q", "-o", _absolute(output), f"-{ALT_TEXT_TAG}={clean_value(alt_text)}",
                                           f"-{EXTENDED_TAG}={clean_value(extended)}"]
         if source is not None:
-            args += ["--", source]
+            args += ["--", _absolute(source)]
         result = self._run(args, what=f"to write {output.name}")
         if result.returncode != 0 or not output.is_file():
             name = (source or output).name
@@ -153,6 +275,11 @@ class Exiftool:
                     f"The file {name} cannot hold alt text inside it (exiftool says: {message}); "
                     "write a sidecar for it instead, with --write sidecar.")
             raise ExiftoolError(f"exiftool could not write alt text for the file {name}: {message}.")
+
+
+def _absolute(path: Path) -> Path:
+    """`path` from the root: it starts with "/" and so can never look like an option."""
+    return Path(os.path.abspath(path))
 
 
 def _lang_alt(found: dict[str, object], name: str) -> str:

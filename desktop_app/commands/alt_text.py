@@ -173,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
     _say(f"{len(files)} files to look at.")
     tally = Tally()
     try:
-        run_batch(files, tool, captioner, mode, args.overwrite, sheet, _say, tell, tally)
+        with tool:
+            run_batch(files, tool, captioner, mode, args.overwrite, sheet, _say, tell, tally)
     except KeyboardInterrupt:
         if sheet is not None:
             sheet.close()

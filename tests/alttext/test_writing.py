@@ -25,7 +25,17 @@ UNICODE = Caption("Ein grüner Kreis — «вечер» 夕方 🌅, \"quoted\" 
 
 @pytest.fixture(scope="module")
 def tool() -> et.Exiftool:
-    return et.Exiftool.find()
+    with et.Exiftool.find() as found:
+        yield found
+
+
+@pytest.fixture(scope="module", params=["kept open", "one per command"])
+def either_tool(request) -> et.Exiftool:
+    """exiftool both ways it runs: kept open (the usual way) and started for each command."""
+    with et.Exiftool.find() as found:
+        found._keep_open = request.param == "kept open"
+        yield found
+        assert (found._kept is not None) == found._keep_open
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -36,8 +46,10 @@ def test_the_installed_exiftool_knows_the_accessibility_properties(tool):
     assert tool.version and float(tool.version) >= 12.33
 
 
-@pytest.mark.parametrize("name", ["photo.jpg", "-dash.jpg", "ünï cødé.jpg", "--help.jpg", "a;b$(x).jpg"])
-def test_sidecar_beside_an_untouched_picture_and_exiftool_reads_it(tool, tmp_path, name):
+@pytest.mark.parametrize("name", ["photo.jpg", "-dash.jpg", "ünï cødé.jpg", "--help.jpg", "a;b$(x).jpg",
+                                  "two\nlines -execute.jpg", "#[CSTR]back\\slash\\n.jpg", " spaced .jpg"])
+def test_sidecar_beside_an_untouched_picture_and_exiftool_reads_it(either_tool, tmp_path, name):
+    tool = either_tool
     picture = tmp_path / name
     shapes_picture().save(picture, quality=90)
     before = digest(picture)
@@ -74,7 +86,8 @@ def test_another_tools_sidecar_keeps_what_it_holds(tool, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["jpg", "png", "tif", "gif"])
-def test_embedding_keeps_every_pixel_and_jpeg_data_byte_for_byte(tool, tmp_path, fmt):
+def test_embedding_keeps_every_pixel_and_jpeg_data_byte_for_byte(either_tool, tmp_path, fmt):
+    tool = either_tool
     picture = tmp_path / f"-photo ü.{fmt}"
     image = shapes_picture((300, 200))
     image.save(picture, **({"quality": 87} if fmt == "jpg" else {}))
@@ -176,7 +189,8 @@ def test_a_picture_changed_while_it_was_described_is_left_alone(tool, tmp_path):
     assert digest(picture) == after_edit
 
 
-def test_a_format_exiftool_cannot_write_gets_a_sentence(tool, tmp_path):
+def test_a_format_exiftool_cannot_write_gets_a_sentence(either_tool, tmp_path):
+    tool = either_tool
     picture = tmp_path / "old.bmp"
     shapes_picture().save(picture)
     with pytest.raises(WriteError) as caught:
@@ -194,7 +208,8 @@ def test_caption_text_is_made_safe_for_exiftool_and_one_line_for_alt_text():
     assert caption_for("A red circle.").extended == ""  # nothing to add: IPTC says leave it out
 
 
-def test_numbers_come_back_as_written(tool, tmp_path):
+def test_numbers_come_back_as_written(either_tool, tmp_path):
+    tool = either_tool
     picture = tmp_path / "n.png"
     shapes_picture().save(picture)
     write_sidecar(tool, picture, Caption("1.50", "007"))
@@ -237,6 +252,18 @@ def test_a_batch_stopped_by_ctrl_c_leaves_a_csv_of_whole_rows(tool, tmp_path):
     assert tally.done == 2 and leftovers(tmp_path) == []
     assert summary(tally, WriteMode.SIDECAR, stopped=True).startswith("Stopped after 2 of 4 files")
     assert sorted(p.name for p in tmp_path.glob("*.xmp")) == ["p0.png.xmp", "p1.png.xmp"]
+
+
+def test_a_kept_open_exiftool_that_stops_is_replaced_by_one_per_command(tmp_path):
+    picture = tmp_path / "photo.png"
+    shapes_picture().save(picture)
+    with et.Exiftool.find() as tool:
+        write_sidecar(tool, picture, Caption("First."))
+        assert tool._kept is not None
+        tool._kept.proc.kill()  # exiftool crashed, or was killed by the user
+        tool._kept.proc.wait()
+        write_sidecar(tool, picture, Caption("Second."))
+        assert tool.read(sidecar_path(picture)).alt_text == "Second."
 
 
 def test_progress_counts_and_rates_without_the_model_loading_time():
