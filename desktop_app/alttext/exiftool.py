@@ -32,6 +32,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 ALT_TEXT_TAG = "XMP-iptcCore:AltTextAccessibility"
 EXTENDED_TAG = "XMP-iptcCore:ExtDescrAccessibility"
@@ -183,7 +184,7 @@ class Exiftool:
             self._kept.close()
             self._kept = None
 
-    def __enter__(self) -> Exiftool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

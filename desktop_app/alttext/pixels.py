@@ -90,6 +90,6 @@ def fingerprint(path: Path) -> str:
                     digest.update(frame.tobytes())
         except PictureError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any decoding failure means "cannot prove it"
+        except Exception as exc:  # any decoding failure means "cannot prove it"
             raise PictureError(f"{who} could not be decoded to check its pixels.") from exc
     return digest.hexdigest()

@@ -108,7 +108,7 @@ class ModelCaptioner:
                 except ModelLoadError as load_exc:
                     raise _Stop(str(load_exc), EXIT_NO_MODEL) from load_exc
                 _say(self.loaded.note)
-            except Exception as exc:  # noqa: BLE001 - a model that loads but cannot run gets one sentence
+            except Exception as exc:  # a model that loads but cannot run gets one sentence
                 raise CaptionError(f"The model could not caption the picture: {one_line(exc)}.") from exc
         found_text = ""
         if self.options.include_text:

@@ -182,7 +182,7 @@ def test_ctrl_c_stops_with_every_file_whole(tmp_path):
             break
     time.sleep(0.3)  # somewhere in the middle of a picture: any moment must be safe
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     err = "".join(lines) + err
     assert proc.returncode == 130, err
     assert "Stopped after" in err and "no file was left half-written" in err and "Traceback" not in err

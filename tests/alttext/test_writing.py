@@ -48,13 +48,14 @@ def test_the_installed_exiftool_knows_the_accessibility_properties(tool):
 
 @pytest.mark.parametrize("name", ["photo.jpg", "-dash.jpg", "ünï cødé.jpg", "--help.jpg", "a;b$(x).jpg",
                                   "two\nlines -execute.jpg", "#[CSTR]back\\slash\\n.jpg", " spaced .jpg"])
-def test_sidecar_beside_an_untouched_picture_and_exiftool_reads_it(either_tool, tmp_path, name):
+def test_sidecar_beside_an_untouched_picture_and_exiftool_reads_it(either_tool, tmp_path, monkeypatch, name):
     tool = either_tool
-    picture = tmp_path / name
-    shapes_picture().save(picture, quality=90)
+    monkeypatch.chdir(tmp_path)
+    picture = Path(name)  # relative, as typed: "-dash.jpg" must still not be an option
+    shapes_picture().save(picture, "JPEG", quality=90)
     before = digest(picture)
     written = write_sidecar(tool, picture, UNICODE)
-    assert written == tmp_path / (name + ".xmp") == sidecar_path(picture)
+    assert written == Path(name + ".xmp") == sidecar_path(picture)
     tags = read_tags(written)
     assert tags["XMP-iptcCore:AltTextAccessibility"] == UNICODE.alt_text
     assert tags["XMP-iptcCore:ExtDescrAccessibility"] == UNICODE.extended
