@@ -209,6 +209,14 @@ def test_caption_text_is_made_safe_for_exiftool_and_one_line_for_alt_text():
     assert caption_for("A red circle.").extended == ""  # nothing to add: IPTC says leave it out
 
 
+def test_overwriting_without_text_removes_the_old_extended_description(tool, tmp_path):
+    picture = tmp_path / "photo.png"
+    shapes_picture().save(picture)
+    write_sidecar(tool, picture, Caption("Old caption.", "Old caption.\nThe text in the picture reads:\nSALE"))
+    write_sidecar(tool, picture, Caption("New caption."))
+    assert read_tags(sidecar_path(picture)) == {"XMP-iptcCore:AltTextAccessibility": "New caption."}
+
+
 def test_numbers_come_back_as_written(either_tool, tmp_path):
     tool = either_tool
     picture = tmp_path / "n.png"
