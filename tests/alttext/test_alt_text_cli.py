@@ -162,6 +162,14 @@ def test_bad_arguments_get_a_sentence(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_model_that_is_not_installed_stops_the_run_with_its_sentence(drawn_folder):
+    before = hashes(drawn_folder)
+    result = lookaloud(str(drawn_folder), "--model", "blip2-flan-t5-xl")
+    assert result.returncode == 3
+    assert "lookaloud models download blip2-flan-t5-xl" in result.stderr and "Traceback" not in result.stderr
+    assert hashes(drawn_folder) == before
+
+
 def test_ctrl_c_stops_with_every_file_whole(tmp_path):
     from tests.alttext.conftest import shapes_picture
 

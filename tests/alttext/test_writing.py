@@ -275,6 +275,26 @@ def test_a_kept_open_exiftool_that_stops_is_replaced_by_one_per_command(tmp_path
         assert tool.read(sidecar_path(picture)).alt_text == "Second."
 
 
+def test_non_pictures_damaged_and_huge_files_get_one_sentence_each_and_are_skipped(tool, tmp_path):
+    shapes_picture().save(tmp_path / "good.png")
+    Image.new("1", (10_000, 9_000)).save(tmp_path / "huge.png")  # 90 M pixels, a small file
+    (tmp_path / "broken.jpg").write_bytes((tmp_path / "good.png").read_bytes()[:100])
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hello")
+    os.mkfifo(tmp_path / "pipe.png")  # would block a plain open() forever
+    said: list[str] = []
+    tally = run_batch(files_in([tmp_path]), tool, lambda image: Caption("A red circle."), WriteMode.SIDECAR, False,
+                      None, said.append)
+    assert (tally.written, tally.skipped, tally.failed) == (1, 5, 0)
+    sentences = [line for line in said if "skipped" in line]
+    assert len(sentences) == 5
+    for name in ("huge.png", "broken.jpg", "empty.png", "notes.txt", "pipe.png"):
+        (line,) = [s for s in sentences if name in s]
+        assert line.endswith("It was skipped.") and "\n" not in line
+    assert "too large" in next(s for s in sentences if "huge.png" in s)
+    assert sorted(p.name for p in tmp_path.glob("*.xmp")) == ["good.png.xmp"]
+
+
 def test_progress_counts_and_rates_without_the_model_loading_time():
     said, now = [], [0.0]
     progress = Progress(5, said.append, clock=lambda: now[0])
