@@ -194,7 +194,9 @@ def test_ctrl_c_stops_with_every_file_whole(tmp_path):
     err = "".join(lines) + err
     assert proc.returncode == 130, err
     assert "Stopped after" in err and "no file was left half-written" in err and "Traceback" not in err
-    assert not list(folder.glob(".lookaloud-*")) and not list(tmp_path.glob(".lookaloud-*"))
+    # Nothing left behind: not Lookaloud's temporary files, not exiftool's own.
+    assert sorted(p.name for p in folder.iterdir()) == [f"p{i:02}.jpg" for i in range(40)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many", "review.csv"]
     sheet = rows(review.read_text(encoding="utf-8"))
     assert 3 <= len(sheet) < 40
     done = {Path(r["file"]).name for r in sheet}
