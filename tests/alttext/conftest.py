@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-if not shutil.which("exiftool"):
-    pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)", allow_module_level=True)
+# Both test modules need the real exiftool (packaging/setup.sh installs it); without it they skip.
+needs_exiftool = pytest.mark.skipif(not shutil.which("exiftool"),
+                                    reason="exiftool is not installed (apt-get install libimage-exiftool-perl)")
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 

@@ -8,19 +8,26 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from desktop_app.commands.alt_text import EXIT_NO_EXIFTOOL, WRITE_CHOICES
-from tests.alttext.conftest import NOT_PICTURES, PICTURES, digest, jpeg_scan, pixels, read_tags
+from tests.alttext.conftest import (
+    NOT_PICTURES,
+    PICTURES,
+    digest,
+    jpeg_scan,
+    needs_exiftool,
+    pixels,
+    read_tags,
+)
 
 ALT, EXT = "XMP-iptcCore:AltTextAccessibility", "XMP-iptcCore:ExtDescrAccessibility"
+
+pytestmark = needs_exiftool
 
 
 def lookaloud(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -209,7 +216,6 @@ def test_ctrl_c_stops_with_every_file_whole(tmp_path):
         assert pixels(picture)[1] == (256, 256)
 
 
-@pytest.mark.skipif(not shutil.which("exiftool"), reason="exiftool is not installed")
 def test_help_names_the_command():
     result = subprocess.run([sys.executable, "-m", "desktop_app", "--help"], capture_output=True, text=True,
                             timeout=60, check=False)

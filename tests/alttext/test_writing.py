@@ -17,10 +17,12 @@ from desktop_app.alttext.files import files_in, sidecar_path
 from desktop_app.alttext.pixels import fingerprint
 from desktop_app.alttext.review import ReviewSheet
 from desktop_app.alttext.writing import TEMP_PREFIX, WriteError, embed, write_sidecar
-from tests.alttext.conftest import digest, jpeg_scan, pixels, read_tags, shapes_picture
+from tests.alttext.conftest import digest, jpeg_scan, needs_exiftool, pixels, read_tags, shapes_picture
 
 UNICODE = Caption("Ein grüner Kreis — «вечер» 夕方 🌅, \"quoted\" & <tagged>",
                   "Ein grüner Kreis.\nThe text in the picture reads:\n=SUM(A1) Größe 42 €")
+
+pytestmark = needs_exiftool
 
 
 @pytest.fixture(scope="module")
