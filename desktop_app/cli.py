@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "trigger": "desktop_app.commands.trigger",
     "transcribe": "desktop_app.commands.transcribe",
     "read-text": "desktop_app.commands.read_text",
+    "alt-text": "desktop_app.commands.alt_text",
 }
 
 # Exit codes shared by every subcommand.

@@ -2,7 +2,8 @@
 # Sets up Lookaloud on a fresh Debian/Ubuntu machine: system packages, then a virtual
 # environment in .venv with the CPU build of torch (install a CUDA build yourself for a GPU,
 # see README), then Lookaloud itself with its test tools. binutils (objdump) is for PyInstaller;
-# speech-dispatcher is a dependency of the Debian package that tests/test_installers.py installs.
+# speech-dispatcher is a dependency of the Debian package that tests/test_installers.py installs;
+# libimage-exiftool-perl (exiftool) writes the alt text of `lookaloud alt-text`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -14,7 +15,7 @@ if command -v apt-get >/dev/null; then
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 \
     libxcb-shape0 libxcb-render-util0 libxcb-image0 libgl1 libegl1 libfontconfig1 libdbus-1-3 \
     libportaudio2 imagemagick tesseract-ocr fonts-dejavu-core pulseaudio pulseaudio-utils \
-    binutils orca speech-dispatcher speech-dispatcher-espeak-ng
+    binutils orca speech-dispatcher speech-dispatcher-espeak-ng libimage-exiftool-perl
 fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

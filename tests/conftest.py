@@ -159,6 +159,8 @@ SLOW_MODULES = {
     "tests/vision/test_models_cli.py", "tests/vision/test_offline.py", "tests/vision/test_describer.py",
     "tests/vision/test_bad_pictures.py", "tests/vision/test_session.py", "tests/vision/test_hostile_hub.py",
     "tests/ocr/test_window_text.py", "tests/ocr/test_read_text_command.py", "tests/ocr/test_engines.py",
+    # alt text: the real exiftool many times, and the demo model
+    "tests/alttext/test_writing.py", "tests/alttext/test_alt_text_cli.py",
     # building things
     "tests/test_packaging.py", "tests/test_installers.py",
 }
