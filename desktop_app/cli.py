@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "trigger": "desktop_app.commands.trigger",
     "transcribe": "desktop_app.commands.transcribe",
     "read-text": "desktop_app.commands.read_text",
+    "index": "desktop_app.commands.index",
+    "search": "desktop_app.commands.search",
 }
 
 # Exit codes shared by every subcommand.

@@ -203,8 +203,10 @@ def load_retrieval_model(spec: ModelSpec | str | None = None, device: str = "aut
     except Exception as exc:  # damaged files raise anything from JSON to safetensors errors
         raise ModelLoadError(f"The model in {folder} could not be loaded: {one_line(exc)}.") from exc
     load_ms = (time.perf_counter() - start) * 1000
+    # A folder the user named is known by its path: two folders of the same name are two models.
+    name = spec.name if spec.repo_id or spec.name == catalog.DEMO_SEARCH_MODEL else str(folder)
     return RetrievalModel(spec, model, processor, chosen_device, chosen_precision, load_ms,
-                          model_name=spec.name, model_revision=model_revision(spec, folder))
+                          model_name=name, model_revision=model_revision(spec, folder))
 
 
 def model_revision(spec: ModelSpec, folder: Path) -> str:

@@ -181,6 +181,16 @@ class IndexStore:
         self.db.executemany("DELETE FROM files WHERE id = ?", gone)
         return len(gone)
 
+    def forget_under(self, folder: str) -> int:
+        """Forget the pictures under a folder and the folder itself; returns how many."""
+        prefix = folder.rstrip("/\\") + os.sep
+        with self.db:
+            gone = self.db.execute("DELETE FROM files WHERE path LIKE ? ESCAPE '\\' OR path = ?",
+                                   (_like_prefix(prefix), folder)).rowcount
+            self.db.execute("DELETE FROM folders WHERE path = ? OR path LIKE ? ESCAPE '\\'",
+                            (folder, _like_prefix(prefix)))
+        return int(gone)
+
     def add_folder(self, folder: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO folders VALUES (?, ?)", (folder, time.time()))
 
@@ -200,7 +210,9 @@ class IndexStore:
         with self.db:
             for table in ("embeddings", "files", "models", "folders"):
                 self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-        self.db.execute("VACUUM")  # the freed pages held captions: do not leave them in the file
+        # The freed pages and the write-ahead log held names and captions: leave none behind.
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._cache.clear()
 
     # ---- search ---------------------------------------------------------------------------
