@@ -35,7 +35,7 @@ SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS models (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, revision TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, revision TEXT NOT NULL,
     queries INTEGER NOT NULL, dimension INTEGER NOT NULL, UNIQUE (name, revision));
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -208,7 +208,7 @@ class IndexStore:
     def forget_all(self) -> None:
         """Forget every picture, caption, embedding and folder (the file stays, empty)."""
         with self.db:
-            for table in ("embeddings", "files", "models", "folders"):
+            for table in ("embeddings", "files", "models", "folders"):  # sqlite_sequence keeps only numbers
                 self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         # The freed pages and the write-ahead log held names and captions: leave none behind.
         self.db.execute("VACUUM")

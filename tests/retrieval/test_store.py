@@ -1,0 +1,110 @@
+"""The picture index on disk: what it keeps, how it searches, and how it forgets."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+
+from desktop_app.retrieval.store import IndexStore, IndexUnusableError
+
+Q, D = 4, 16
+
+
+def _vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, Q, D)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _fill(store: IndexStore, vectors: np.ndarray, model: int, folder: str = "/p") -> list[str]:
+    paths = []
+    for i, v in enumerate(vectors):
+        path = f"{folder}{os.sep}picture {i}.png"
+        store.put(path, 100 + i, i, f"{i:064x}", f"caption {i}", model, v)
+        paths.append(path)
+    store.commit()
+    return paths
+
+
+def test_search_ranks_by_the_best_query_of_each_picture(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = _vectors(rng, 50)
+    text = _vectors(rng, 1)[0, 0]
+    with IndexStore(tmp_path / "i.sqlite3") as store:
+        model = store.model_id("m", "r1", Q, D)
+        paths = _fill(store, vectors, model)
+        hits = store.search(model, text, top=7)
+    stored = vectors.astype(np.float16).astype(np.float32)  # what fp16 blobs give back
+    expected = np.argsort(-(stored @ text).max(axis=1), kind="stable")[:7]
+    assert [h.path for h in hits] == [paths[i] for i in expected]
+    np.testing.assert_allclose([h.score for h in hits], (stored @ text).max(axis=1)[expected], rtol=1e-6)
+    assert hits[0].caption == f"caption {expected[0]}"
+
+
+def test_embeddings_are_float16_blobs_and_the_file_is_private(tmp_path):
+    path = tmp_path / "i.sqlite3"
+    with IndexStore(path) as store:
+        model = store.model_id("m", "r1", Q, D)
+        _fill(store, _vectors(np.random.default_rng(1), 2), model)
+    blob = sqlite3.connect(path).execute("SELECT vectors FROM embeddings LIMIT 1").fetchone()[0]
+    assert len(blob) == Q * D * 2
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_folder_filter_keeps_only_pictures_under_it(tmp_path):
+    rng = np.random.default_rng(2)
+    with IndexStore(tmp_path / "i.sqlite3") as store:
+        model = store.model_id("m", "r1", Q, D)
+        _fill(store, _vectors(rng, 5), model, folder="/a")
+        _fill(store, _vectors(rng, 5), model, folder="/a_b")  # a LIKE wildcard in a sibling's name
+        hits = store.search(model, _vectors(rng, 1)[0, 0], top=20, folder="/a")
+    assert len(hits) == 5 and all(h.path.startswith(f"/a{os.sep}") for h in hits)
+
+
+def test_a_new_model_revision_drops_the_old_embeddings(tmp_path):
+    with IndexStore(tmp_path / "i.sqlite3") as store:
+        old = store.model_id("m", "r1", Q, D)
+        _fill(store, _vectors(np.random.default_rng(3), 3), old)
+        new = store.model_id("m", "r2", Q, D)
+        assert new != old and store.count(new) == 0 and store.count(old) == 0
+        assert store.find_model("m", "r1") is None and store.has_other_revision("m", "r3")
+        assert store.count() == 3  # the files stay known; the next index run embeds them again
+
+
+def test_search_sees_pictures_added_after_a_first_search(tmp_path):
+    rng = np.random.default_rng(4)
+    with IndexStore(tmp_path / "i.sqlite3") as store:
+        model = store.model_id("m", "r1", Q, D)
+        _fill(store, _vectors(rng, 3), model)
+        text = _vectors(rng, 1)[0, 0]
+        assert len(store.search(model, text, top=10)) == 3
+        store.put("/p/late.png", 1, 1, "f" * 64, "late", model, np.tile(text, (Q, 1)))
+        store.commit()
+        assert store.search(model, text, top=1)[0].path == "/p/late.png"
+
+
+def test_forget_all_leaves_no_name_or_caption_in_the_files(tmp_path):
+    path = tmp_path / "i.sqlite3"
+    rng = np.random.default_rng(5)
+    with IndexStore(path) as store:
+        model = store.model_id("m", "r1", Q, D)
+        for i in range(200):
+            store.put(f"/p/garage-receipt-{i}.png", 1, 1, f"{i:064x}", f"a receipt from the garage {i}", model,
+                      _vectors(rng, 1)[0])
+        store.commit()
+        store.forget_all()
+        assert store.count() == 0 and store.folders() == []
+        # checked while the index is still open: its write-ahead log is there too
+        files = list(tmp_path.iterdir())
+        assert any(f.name.endswith("-wal") for f in files)
+        for file in files:
+            assert b"garage" not in file.read_bytes(), file
+
+
+def test_a_damaged_index_is_one_sentence(tmp_path):
+    path = tmp_path / "i.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(IndexUnusableError, match="damaged.*lookaloud index --forget"):
+        IndexStore(path)
