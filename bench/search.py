@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from desktop_app.retrieval.store import IndexStore  # noqa: E402
+from desktop_app.retrieval.store import IndexStore
 
 
 def fill(store: IndexStore, pictures: int, queries: int, dimension: int, seed: int = 0) -> int:
@@ -74,8 +74,8 @@ def main() -> int:
                 store.search(model_id, text, args.top)
                 warm.append((time.perf_counter() - start) * 1000)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"| pictures | index MB | fill s | cold search ms | warm search ms (median, max) | load |")
-    print(f"|---|---|---|---|---|---|")
+    print("| pictures | index MB | fill s | cold search ms | warm search ms (median, max) | load |")
+    print("|---|---|---|---|---|---|")
     print(f"| {args.pictures:,} | {size_mb:.0f} | {fill_s:.1f} | {cold_ms:.0f} | "
           f"{np.median(warm):.1f}, {max(warm):.1f} | {load:.1f} |")
     assert len(hits) == min(args.top, args.pictures)

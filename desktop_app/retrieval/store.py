@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from typing_extensions import Self
 
 from desktop_app import paths
 
@@ -105,7 +106,7 @@ class IndexStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> IndexStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -209,7 +210,7 @@ class IndexStore:
         """Forget every picture, caption, embedding and folder (the file stays, empty)."""
         with self.db:
             for table in ("embeddings", "files", "models", "folders"):  # sqlite_sequence keeps only numbers
-                self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                self.db.execute(f"DELETE FROM {table}")
         # The freed pages and the write-ahead log held names and captions: leave none behind.
         self.db.execute("VACUUM")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -268,7 +269,7 @@ class IndexStore:
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for fid, path, caption in self.db.execute(
-                    f"SELECT id, path, caption FROM files WHERE id IN ({marks})", chunk):  # noqa: S608
+                    f"SELECT id, path, caption FROM files WHERE id IN ({marks})", chunk):
                 yield int(fid), (str(path), str(caption))
 
 

@@ -102,7 +102,7 @@ def test_a_failure_is_one_sentence(qtbot, tiny_retrieval, tmp_path):
     finder = PictureFinder(str(tmp_path / "no-such-model"))
     worker = FindWorker(lambda q, h, cancel: finder.find(q, h, cancel=cancel))
     thread = WorkerThread(worker, "find")
-    dlg = FindDialog(heard.append, lambda: [])
+    dlg = FindDialog(heard.append, list)
     qtbot.addWidget(dlg)
     dlg.search_requested.connect(worker.on_search_requested)
     worker.finished.connect(dlg.on_search_finished)

@@ -185,7 +185,7 @@ def test_forget_one_folder(tiny_retrieval, pictures, capsys):
 
 
 def test_captions_through_one_shared_vision_pass(tiny_retrieval, pictures, capsys):
-    code, out, err = _index(capsys, pictures, "--model", tiny_retrieval["shared"], "--captions",
+    code, _out, err = _index(capsys, pictures, "--model", tiny_retrieval["shared"], "--captions",
                             "--caption-model", tiny_retrieval["captioner"])
     assert code == 0, err
     assert "share their vision encoder" in err
