@@ -158,6 +158,10 @@ SLOW_MODULES = {
     "tests/vision/test_models_cli.py", "tests/vision/test_offline.py", "tests/vision/test_describer.py",
     "tests/vision/test_bad_pictures.py", "tests/vision/test_session.py", "tests/vision/test_hostile_hub.py",
     "tests/ocr/test_window_text.py", "tests/ocr/test_read_text_command.py", "tests/ocr/test_engines.py",
+    # picture search: tiny retrieval models, the index commands, the Find picture dialog
+    "tests/retrieval/test_engine.py", "tests/retrieval/test_shared_vision.py",
+    "tests/retrieval/test_index_search_cli.py", "tests/retrieval/test_find_dialog.py",
+    "tests/retrieval/test_default_model.py",
     # building things
     "tests/test_packaging.py", "tests/test_installers.py",
 }

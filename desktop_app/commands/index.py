@@ -83,16 +83,10 @@ class ProgressBar:
 
 def _forget(folders: list[str]) -> int:
     from desktop_app.cli import EXIT_FAILED, EXIT_OK
-    from desktop_app.retrieval.store import IndexStore, IndexUnusableError, index_path
+    from desktop_app.retrieval.store import IndexStore, IndexUnusableError, forget_all_pictures
 
     if not folders:
-        path = index_path()
-        try:
-            with IndexStore(path) as store:
-                store.forget_all()
-        except IndexUnusableError:
-            path.unlink(missing_ok=True)  # damaged: forgetting it is removing it
-        print("Lookaloud forgot every picture it had indexed.")
+        print(forget_all_pictures())
         return EXIT_OK
     try:
         with IndexStore() as store:

@@ -292,3 +292,21 @@ def add_many(store: IndexStore, rows: Iterable[tuple[str, int, int, str, str, in
     for row in rows:
         store.put(*row)
     store.commit()
+
+
+FORGOTTEN = "Lookaloud forgot every picture it had indexed."
+
+
+def forget_all_pictures(path: Path | None = None) -> str:
+    """Forget the whole index (Settings' Forget all pictures, `lookaloud index --forget`); a
+    damaged index is removed. Returns the sentence to tell the user. Any thread."""
+    path = Path(path) if path is not None else index_path()
+    if not path.exists():
+        return FORGOTTEN
+    try:
+        with IndexStore(path) as store:
+            store.forget_all()
+    except IndexUnusableError:
+        for extra in ("", "-wal", "-shm"):
+            Path(str(path) + extra).unlink(missing_ok=True)
+    return FORGOTTEN
