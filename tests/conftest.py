@@ -161,7 +161,7 @@ SLOW_MODULES = {
     # picture search: tiny retrieval models, the index commands, the Find picture dialog
     "tests/retrieval/test_engine.py", "tests/retrieval/test_shared_vision.py",
     "tests/retrieval/test_index_search_cli.py", "tests/retrieval/test_find_dialog.py",
-    "tests/retrieval/test_default_model.py",
+    "tests/retrieval/test_default_model.py", "tests/retrieval/test_app_find.py", "tests/retrieval/test_forget_setting.py",
     # building things
     "tests/test_packaging.py", "tests/test_installers.py",
 }

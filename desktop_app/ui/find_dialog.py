@@ -188,3 +188,64 @@ class FindDialog(QDialog):
         if isinstance(index, int) and 0 <= index < len(self._results):
             self.picture_chosen.emit(self._results[index])
             self.accept()
+
+
+class FindPicture(QObject):
+    """Find picture as the app offers it (Ctrl+F, the tray): one dialog at a time, one worker
+    thread for every search, started on first use and stopped with the app. GUI thread only.
+
+    `make_find` builds the find function on first use (the app passes a PictureFinder's find,
+    which loads the search model on the worker thread at the first search); `chosen` receives
+    the result the user pressed Enter on."""
+
+    def __init__(self, make_find: Callable[[], FindFunction], say: Callable[[str], None],
+                 history: HistoryFunction, chosen: Callable[[Any], None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._make_find = make_find
+        self._say = say
+        self._history = history
+        self._chosen = chosen
+        self._parent = parent
+        self._worker: FindWorker | None = None
+        self._thread: Any = None
+        self.dialog: FindDialog | None = None
+
+    def open(self) -> FindDialog:
+        """Show the dialog (or bring the open one forward) with the focus in the query field."""
+        if self.dialog is None:
+            if self._worker is None:
+                from desktop_app.workers.lifetime import WorkerThread
+
+                self._worker = FindWorker(self._make_find())
+                self._thread = WorkerThread(self._worker, "find-picture", request_stop=self._worker.cancel.set)
+                self._thread.start()
+            dialog = FindDialog(self._say, self._history, self._parent)
+            dialog.search_requested.connect(self._worker.on_search_requested)
+            self._worker.finished.connect(dialog.on_search_finished)
+            self._worker.failed.connect(dialog.on_search_failed)
+            dialog.picture_chosen.connect(self._chosen)
+            dialog.finished.connect(self._on_dialog_finished)
+            self.dialog = dialog
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+        self.dialog.query.setFocus()
+        return self.dialog
+
+    def _on_dialog_finished(self, _code: int) -> None:
+        dialog, self.dialog = self.dialog, None
+        if dialog is not None:
+            if self._worker is not None:
+                self._worker.cancel.set()
+                self._worker.finished.disconnect(dialog.on_search_finished)
+                self._worker.failed.disconnect(dialog.on_search_failed)
+            dialog.deleteLater()
+
+    def stop(self) -> None:
+        """Close the dialog and stop the worker thread (the app's shutdown)."""
+        if self.dialog is not None:
+            self.dialog.reject()
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+        self._worker = None
