@@ -11,10 +11,10 @@ from PySide6.QtCore import Qt
 from desktop_app import paths
 from desktop_app.models import vision_catalog as catalog
 from desktop_app.retrieval.store import FORGOTTEN, IndexStore
+from testkit import tiny_models
 from tests.app.conftest import make_app, tiny_opt  # noqa: F401 - the app's own fixtures
 from tests.app.keyboard import show_active
 from tests.retrieval.conftest import drawn
-from testkit import tiny_models
 
 
 @pytest.fixture(autouse=True)
