@@ -95,3 +95,20 @@ def test_refuses_code_and_non_safetensors(tiny_retrieval, tmp_path):
 def test_a_describer_folder_is_not_a_search_model(tiny_retrieval):
     with pytest.raises(catalog.UnknownModelError, match="picture search model"):
         load_retrieval_model(str(tiny_retrieval["captioner"]), precision="fp32")
+
+
+def test_half_precision_follows_transformers_too(tiny_retrieval, pictures):
+    """In bf16 the Q-Former stays float32 (transformers keeps it so); ours takes the same path. The
+    projected embeddings are bf16 in both; transformers also takes their dot product in bf16 (we
+    take it in float32), so the scores agree to bf16's resolution (8 bits: about 0.001 here)."""
+    folder = tiny_retrieval["other"]
+    model = Blip2ForImageTextRetrieval.from_pretrained(str(folder), use_safetensors=True, dtype=torch.bfloat16).eval()
+    processor = Blip2Processor.from_pretrained(str(folder))
+    inputs = processor(images=pictures, text=TEXTS, return_tensors="pt", padding=True)
+    inputs["pixel_values"] = inputs["pixel_values"].to(torch.bfloat16)
+    with torch.no_grad():
+        expected = model(**inputs, use_image_text_matching_head=False).logits_per_image.float().numpy()
+    ours = load_retrieval_model(str(folder), precision="bf16")
+    got = np.stack([contrastive_scores(ours.image_embeddings(pictures), t) for t in ours.text_embeddings(TEXTS)], 1)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-3)
+    assert (got.argmax(axis=0) == expected.argmax(axis=0)).all()
