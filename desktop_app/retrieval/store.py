@@ -9,9 +9,10 @@ Embeddings of one model revision are never compared with another's: `model_id()`
 revision of a model drops the old revision's embeddings, so the next `lookaloud index` embeds
 those pictures again.
 
-Searching: the blobs of one model are read once into one float32 matrix
+Searching: the blobs of one model are read once into one float16 matrix
 [pictures * queries, dimension] (kept while the index does not change: SQLite's data_version
-tells), a text embedding is multiplied in, and the best query per picture is its score.
+tells), a text embedding is multiplied in (in float32, block by block), and the best query per
+picture is its score.
 
 A store object belongs to the thread that opened it (sqlite3's rule); open one per thread.
 """
@@ -219,7 +220,7 @@ class IndexStore:
     # ---- search ---------------------------------------------------------------------------
 
     def _matrix(self, model_id: int, folder: str = "") -> tuple[list[int], np.ndarray]:
-        """File ids and their embeddings as one float32 [files, queries, dimension] array."""
+        """File ids and their embeddings as one float16 [files, queries, dimension] array."""
         version = int(self.db.execute("PRAGMA data_version").fetchone()[0]) + self.db.total_changes
         key = (model_id, folder)
         cached = self._cache.get(key)
@@ -245,9 +246,8 @@ class IndexStore:
         for i, blob in enumerate(blobs):
             half[i] = np.frombuffer(blob, dtype=np.float16).reshape(queries, dimension)
         del blobs
-        matrix = _to_float32(half)
-        self._cache = {key: (version, ids, matrix)}
-        return ids, matrix
+        self._cache = {key: (version, ids, half)}
+        return ids, half
 
     def search(self, model_id: int, text_embedding: np.ndarray, top: int = 10, folder: str = "") -> list[Hit]:
         """The `top` pictures closest to a text embedding, best first (contrastive score)."""
@@ -255,7 +255,7 @@ class IndexStore:
         if not ids:
             return []
         n, q, d = matrix.shape
-        scores = (matrix.reshape(n * q, d) @ np.asarray(text_embedding, dtype=np.float32)).reshape(n, q).max(axis=1)
+        scores = _dot(matrix.reshape(n * q, d), np.asarray(text_embedding, dtype=np.float32)).reshape(n, q).max(axis=1)
         top = max(1, min(top, n))
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best], kind="stable")]
@@ -273,14 +273,33 @@ class IndexStore:
                 yield int(fid), (str(path), str(caption))
 
 
-def _to_float32(half: np.ndarray) -> np.ndarray:
-    """float16 -> float32; through torch where it is installed, which converts about three
-    times faster than numpy (0.14 s against 0.43 s for 10,000 pictures here)."""
+# Rows of the float16 matrix converted and multiplied at a time: a block that stays in the
+# processor's cache. Converting 10,000 pictures' embeddings whole first took 0.56 s here (the
+# float32 copy alone is 330 MB); block by block, conversion and product took 0.09 s.
+_BLOCK_ROWS = 1024
+
+
+def _dot(half: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """float16 rows . float32 vector, computed in float32, block by block (torch where it is
+    installed: it converts float16 about three times faster than numpy)."""
+    rows = half.shape[0]
+    out = np.empty(rows, dtype=np.float32)
     try:
         import torch
     except ImportError:
-        return half.astype(np.float32)
-    return torch.from_numpy(half).float().numpy()
+        buffer = np.empty((_BLOCK_ROWS, half.shape[1]), dtype=np.float32)
+        for start in range(0, rows, _BLOCK_ROWS):
+            n = min(_BLOCK_ROWS, rows - start)
+            buffer[:n] = half[start:start + n]
+            np.dot(buffer[:n], vector, out=out[start:start + n])
+        return out
+    source, target, query = torch.from_numpy(half), torch.from_numpy(out), torch.from_numpy(vector)
+    block = torch.empty((_BLOCK_ROWS, half.shape[1]), dtype=torch.float32)
+    for start in range(0, rows, _BLOCK_ROWS):
+        n = min(_BLOCK_ROWS, rows - start)
+        block[:n].copy_(source[start:start + n])
+        torch.mv(block[:n], query, out=target[start:start + n])
+    return out
 
 
 def _like_prefix(prefix: str) -> str:
