@@ -10,6 +10,7 @@ reader's log is not flooded); each picture that cannot be read is named in one l
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,9 @@ def _forget(folders: list[str]) -> int:
     except IndexUnusableError as exc:
         _error(str(exc))
         return EXIT_FAILED
+    except sqlite3.Error as exc:  # busy for too long, disk full: what was committed stays
+        _error(f"The picture index could not be written or read: {exc}.")
+        return EXIT_FAILED
     print(f"Lookaloud forgot {count} indexed picture{'s' if count != 1 else ''}.")
     return EXIT_OK
 
@@ -145,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
             total = store.count()
     except IndexUnusableError as exc:
         _error(str(exc))
+        return EXIT_FAILED
+    except sqlite3.Error as exc:  # busy for too long, disk full: what was committed stays
+        _error(f"The picture index could not be written or read: {exc}.")
         return EXIT_FAILED
     bar.end_line()
     done = f"{summary.embedded} new, {summary.unchanged + summary.reused} unchanged"

@@ -87,7 +87,12 @@ class IndexStore:
         self.path = Path(path) if path is not None else index_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(self.path))
+            # Private from the first byte (file names and captions say what is in the user's
+            # pictures); SQLite gives its -wal and -shm files the same mode.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600))
+            self.path.chmod(0o600)
+            # Another index run may be writing: wait for it rather than fail at once.
+            self.db = sqlite3.connect(str(self.path), timeout=30)
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA journal_mode = WAL")  # a search reads while an index run writes
             self.db.executescript(_SCHEMA)
@@ -96,12 +101,16 @@ class IndexStore:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 self.db.commit()
             elif version[0] != str(SCHEMA_VERSION):
-                raise IndexUnusableError(f"The picture index {self.path} was made by another version of Lookaloud; "
-                                  "forget it with: lookaloud index --forget")
+                raise IndexUnusableError(f"The picture index {self.path} was made by another version of "
+                                         "Lookaloud; forget it with: lookaloud index --forget")
+        except sqlite3.OperationalError as exc:  # locked for too long, read-only, disk full
+            raise IndexUnusableError(f"The picture index {self.path} cannot be used now: {exc}.") from None
         except sqlite3.DatabaseError as exc:
             raise IndexUnusableError(f"The picture index {self.path} is damaged ({exc}); "
-                              "forget it with: lookaloud index --forget") from None
-        self.path.chmod(0o600)  # file names and captions say what is in the user's pictures
+                                     "forget it with: lookaloud index --forget") from None
+        except OSError as exc:
+            raise IndexUnusableError(f"The picture index {self.path} cannot be created: "
+                                     f"{exc.strerror or exc}.") from None
         self._cache: dict[tuple[int, str], tuple[int, list[int], np.ndarray]] = {}
 
     def close(self) -> None:

@@ -48,9 +48,11 @@ def test_embeddings_are_float16_blobs_and_the_file_is_private(tmp_path):
     with IndexStore(path) as store:
         model = store.model_id("m", "r1", Q, D)
         _fill(store, _vectors(np.random.default_rng(1), 2), model)
-    blob = sqlite3.connect(path).execute("SELECT vectors FROM embeddings LIMIT 1").fetchone()[0]
-    assert len(blob) == Q * D * 2
-    assert path.stat().st_mode & 0o077 == 0
+        blob = sqlite3.connect(path).execute("SELECT vectors FROM embeddings LIMIT 1").fetchone()[0]
+        assert len(blob) == Q * D * 2
+        for file in tmp_path.iterdir():  # the index and, while it is open, its write-ahead log
+            assert file.stat().st_mode & 0o077 == 0, file
+        assert any(f.name.endswith("-wal") for f in tmp_path.iterdir())
 
 
 def test_folder_filter_keeps_only_pictures_under_it(tmp_path):
@@ -108,3 +110,9 @@ def test_a_damaged_index_is_one_sentence(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(IndexUnusableError, match="damaged.*lookaloud index --forget"):
         IndexStore(path)
+
+
+def test_an_index_that_cannot_be_created_is_one_sentence(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(IndexUnusableError, match="cannot be created"):
+        IndexStore(tmp_path / "file" / "index.sqlite3")
