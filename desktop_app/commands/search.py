@@ -8,7 +8,6 @@ for the re-ranked ones). Nothing is searched but the local index (`lookaloud ind
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import json
 import sys
 from pathlib import Path

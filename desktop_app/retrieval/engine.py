@@ -189,6 +189,8 @@ def load_retrieval_model(spec: ModelSpec | str | None = None, device: str = "aut
     if spec is None or isinstance(spec, str):
         spec = catalog.resolve_retrieval(spec)
     folder = model_folder(spec)
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        precision = "auto"  # a describer-only precision (a quantized one) from the app's settings
     chosen_device = choose_device(device)
     chosen_precision = choose_precision(chosen_device, precision)
     if chosen_device == "cpu" and chosen_precision == "fp16":
