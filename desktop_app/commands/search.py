@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
             results = search(retrieval, store, query, args.top, folder, args.rerank)
     except (IndexUnusableError, NotIndexedError) as exc:
         _error(str(exc))
+        return EXIT_FAILED
+    except sqlite3.Error as exc:  # busy for too long: another program holds the index
+        _error(f"The picture index could not be read: {exc}.")
         return EXIT_FAILED
     if not results:
         print("No indexed picture is under that folder." if folder else "No pictures are indexed yet.")
