@@ -176,6 +176,15 @@ class Indexer:
         key = str(path)
         who = f"The file {path.name}"
         try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:  # a Linux name that is not text: SQLite and the terminal need text
+            name = os.fsencode(path.name).decode("utf-8", "replace")
+            sentence = f"The file {name} has a name that is not valid text, so it cannot be indexed; rename it."
+            summary.skipped.append((key, sentence))
+            if skipped is not None:
+                skipped(key, sentence)
+            return None
+        try:
             info = path.stat()
             record = self.store.file(key)
             wanted = record is not None and self.store.has_embedding(record.id, self.model_id) \

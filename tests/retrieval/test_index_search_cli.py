@@ -209,3 +209,16 @@ def test_bad_queries_and_missing_folders(tiny_retrieval, capsys, tmp_path):
 def test_unindexed_search_says_what_to_do(tiny_retrieval, capsys):
     assert main(["search", "a cat", "--model", str(tiny_retrieval["other"])]) == 1
     assert "Index a folder first: lookaloud index FOLDER" in capsys.readouterr().err
+
+
+def test_odd_file_names(tiny_retrieval, tmp_path, capsys):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    drawn("red").save(os.fsdecode(bytes(folder) + b"/\xff\xfe.png"), format="PNG")  # not UTF-8
+    drawn("blue").save(folder / "café 100%_x.png")  # LIKE wildcards and accents
+    code, out, err = _index(capsys, folder, "--model", tiny_retrieval["other"])
+    assert code == 0
+    assert "has a name that is not valid text, so it cannot be indexed; rename it." in err
+    assert "1 new, 0 unchanged, 1 skipped" in out
+    assert main(["search", "a blue circle", "--model", str(tiny_retrieval["other"]), "--folder", str(folder)]) == 0
+    assert capsys.readouterr().out.strip() == str(folder / "café 100%_x.png")
