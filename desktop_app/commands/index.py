@@ -110,6 +110,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.folders:
         _error("Name at least one folder to index, or use --forget.")
         return EXIT_BAD_INPUT
+    for folder in args.folders:
+        try:
+            folder.encode("utf-8")
+        except UnicodeEncodeError:
+            _error("A folder's name is not valid text, so it cannot be indexed; rename it.")
+            return EXIT_BAD_INPUT
     missing = [f for f in args.folders if not Path(f).expanduser().exists()]
     if missing:
         _error(f"There is no folder or file called {missing[0]}.")

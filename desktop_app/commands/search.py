@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         _error("--top must be 1 or more.")
         return EXIT_BAD_INPUT
     folder = str(Path(args.folder).expanduser().resolve()) if args.folder else ""
+    try:
+        folder.encode("utf-8")
+    except UnicodeEncodeError:
+        _error("The folder's name is not valid text, so no indexed picture is under it.")
+        return EXIT_BAD_INPUT
     from desktop_app.models import vision_catalog as catalog
     from desktop_app.retrieval.engine import load_retrieval_model
     from desktop_app.retrieval.finder import NotIndexedError, search

@@ -202,6 +202,10 @@ def test_bad_queries_and_missing_folders(tiny_retrieval, capsys, tmp_path):
     assert "The search is empty" in capsys.readouterr().err
     assert main(["index", str(tmp_path / "nowhere")]) == 2
     assert "There is no folder or file called" in capsys.readouterr().err
+    assert main(["index", os.fsdecode(b"/tmp/\xff")]) == 2
+    assert "name is not valid text" in capsys.readouterr().err
+    assert main(["search", "a cat", "--folder", os.fsdecode(b"/tmp/\xff")]) == 2
+    assert "name is not valid text" in capsys.readouterr().err
     assert main(["index", str(tmp_path), "--model", str(tmp_path / "nowhere")]) == 3
     assert "There is no picture search model called" in capsys.readouterr().err
 
