@@ -161,6 +161,7 @@ class Indexer:
                 if folder.is_dir():
                     summary.removed += self.store.remove_missing(str(folder), present)
             self.store.commit()
+            self.store.prepare_search(self.model_id)
             report(done)
         except KeyboardInterrupt:
             summary.stopped = True

@@ -12,7 +12,12 @@ those pictures again.
 Searching: the blobs of one model are read once into one float16 matrix
 [pictures * queries, dimension] (kept while the index does not change: SQLite's data_version
 tells), a text embedding is multiplied in (in float32, block by block), and the best query per
-picture is its score.
+picture is its score. Reading 10,000 blobs out of SQLite takes 0.2 s or more, so that matrix is
+also kept beside the index, per model (`<index>.matrix-<model id>-<generation>.npy` and
+`.ids.npy`: the same float16 numbers and the file ids, no names), valid while the index's
+embedding generation (counted by triggers on every change) is the one in its name; a new
+process memory-maps it instead of reading every row.
+Forgetting deletes those files too.
 
 A store object belongs to the thread that opened it (sqlite3's rule); open one per thread.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +54,14 @@ CREATE TABLE IF NOT EXISTS embeddings (
     model_id INTEGER NOT NULL REFERENCES models (id) ON DELETE CASCADE,
     vectors BLOB NOT NULL, PRIMARY KEY (file_id, model_id));
 CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO generation VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS embedding_added AFTER INSERT ON embeddings
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS embedding_removed AFTER DELETE ON embeddings
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS embedding_changed AFTER UPDATE ON embeddings
+    BEGIN UPDATE generation SET value = value + 1; END;
 """
 
 
@@ -111,7 +125,7 @@ class IndexStore:
         except OSError as exc:
             raise IndexUnusableError(f"The picture index {self.path} cannot be created: "
                                      f"{exc.strerror or exc}.") from None
-        self._cache: dict[tuple[int, str], tuple[int, list[int], np.ndarray]] = {}
+        self._cache: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -132,6 +146,9 @@ class IndexStore:
         if row is not None and (row[1], row[2]) == (queries, dimension):
             return int(row[0])
         with self.db:
+            for (old_id,) in self.db.execute("SELECT id FROM models WHERE name = ?", (name,)).fetchall():
+                for path in self.matrix_files(int(old_id)):
+                    path.unlink(missing_ok=True)
             self.db.execute("DELETE FROM models WHERE name = ?", (name,))
             cursor = self.db.execute("INSERT INTO models (name, revision, queries, dimension) VALUES (?, ?, ?, ?)",
                                      (name, revision, queries, dimension))
@@ -200,6 +217,7 @@ class IndexStore:
                                    (_like_prefix(prefix), folder)).rowcount
             self.db.execute("DELETE FROM folders WHERE path = ? OR path LIKE ? ESCAPE '\\'",
                             (folder, _like_prefix(prefix)))
+        self._drop_matrix_files()  # they held the forgotten pictures' embeddings
         return int(gone)
 
     def add_folder(self, folder: str) -> None:
@@ -224,51 +242,125 @@ class IndexStore:
         # The freed pages and the write-ahead log held names and captions: leave none behind.
         self.db.execute("VACUUM")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._drop_matrix_files()
         self._cache.clear()
 
     # ---- search ---------------------------------------------------------------------------
 
-    def _matrix(self, model_id: int, folder: str = "") -> tuple[list[int], np.ndarray]:
+    def _generation(self) -> int:
+        return int(self.db.execute("SELECT value FROM generation WHERE id = 1").fetchone()[0])
+
+    def matrix_files(self, model_id: int) -> list[Path]:
+        """The kept matrix files of a model, of any generation."""
+        return sorted(self.path.parent.glob(f"{self.path.name}.matrix-{model_id}-*"))
+
+    def _matrix_paths(self, model_id: int, generation: int) -> tuple[Path, Path]:
+        base = f"{self.path.name}.matrix-{model_id}-{generation}"
+        return self.path.with_name(base + ".npy"), self.path.with_name(base + ".ids.npy")
+
+    def _drop_matrix_files(self) -> None:
+        self._cache.clear()  # our own mapping of them first (Windows cannot delete a mapped file)
+        for path in self.path.parent.glob(f"{self.path.name}.matrix-*"):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # mapped by a search in another process (Windows): removed next time
+                pass
+
+    def _matrix(self, model_id: int) -> tuple[np.ndarray, np.ndarray]:
         """File ids and their embeddings as one float16 [files, queries, dimension] array."""
         version = int(self.db.execute("PRAGMA data_version").fetchone()[0]) + self.db.total_changes
-        key = (model_id, folder)
-        cached = self._cache.get(key)
+        cached = self._cache.get(model_id)
         if cached is not None and cached[0] == version:
             return cached[1], cached[2]
         queries, dimension = self.db.execute("SELECT queries, dimension FROM models WHERE id = ?",
                                              (model_id,)).fetchone()
-        sql = "SELECT e.file_id, e.vectors FROM embeddings e"
-        args: list[object] = [model_id]
-        if folder:
-            sql += " JOIN files f ON f.id = e.file_id WHERE e.model_id = ? AND f.path LIKE ? ESCAPE '\\'"
-            args.append(_like_prefix(folder.rstrip("/\\") + os.sep))
-        else:
-            sql += " WHERE e.model_id = ?"
+        generation = self._generation()
+        kept = self._read_matrix_file(model_id, generation, queries, dimension)
+        if kept is None:
+            kept = self._read_matrix_rows(model_id, queries, dimension)
+            self._write_matrix_file(model_id, generation, *kept)
+        self._cache = {model_id: (version, *kept)}
+        return kept
+
+    def _read_matrix_rows(self, model_id: int, queries: int, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         size = queries * dimension * 2
         ids: list[int] = []
         blobs: list[bytes] = []
-        for file_id, blob in self.db.execute(sql, args):
+        for file_id, blob in self.db.execute("SELECT file_id, vectors FROM embeddings WHERE model_id = ?",
+                                             (model_id,)):
             if len(blob) == size:  # a damaged row is left out, never read at the wrong width
                 ids.append(int(file_id))
                 blobs.append(blob)
         half = np.empty((len(ids), queries, dimension), dtype=np.float16)
         for i, blob in enumerate(blobs):
             half[i] = np.frombuffer(blob, dtype=np.float16).reshape(queries, dimension)
-        del blobs
-        self._cache = {key: (version, ids, half)}
+        return np.asarray(ids, dtype=np.int64), half
+
+    def _read_matrix_file(self, model_id: int, generation: int, queries: int,
+                          dimension: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The kept matrix of exactly this generation (the generation is in the file names, so a
+        file being replaced is never mistaken for the current one), else None. The embeddings
+        are memory-mapped: nothing is copied before the product reads them."""
+        vectors, ids_path = self._matrix_paths(model_id, generation)
+        try:
+            ids = np.load(ids_path, allow_pickle=False)  # written last: the pair is complete
+            half = np.load(vectors, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if ids.dtype != np.int64 or ids.ndim != 1 or half.dtype != np.float16 \
+                or half.shape != (len(ids), queries, dimension):
+            return None
         return ids, half
+
+    def _write_matrix_file(self, model_id: int, generation: int, ids: np.ndarray, half: np.ndarray) -> None:
+        stale = self.matrix_files(model_id)
+        written: list[Path] = []
+        try:
+            for path, array in zip(self._matrix_paths(model_id, generation), (half, ids), strict=True):
+                tmp = path.with_name(path.name + ".tmp")
+                written.append(tmp)
+                fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+                with os.fdopen(fd, "wb") as file:
+                    np.save(file, array, allow_pickle=False)
+                os.replace(tmp, path)
+        except OSError:  # a full disk: searches still work, reading SQLite
+            for tmp in written:
+                tmp.unlink(missing_ok=True)
+            return
+        keep = set(self._matrix_paths(model_id, generation))
+        for path in stale:
+            if path not in keep:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:  # open in another search on Windows: the next write removes it
+                    pass
+
+    def prepare_search(self, model_id: int) -> None:
+        """Write the kept matrix now (the end of an index run), so that the first search after
+        it does not read every row."""
+        self._matrix(model_id)
+        self._cache.clear()  # this process is done with it
+
+    def _under(self, ids: np.ndarray, folder: str) -> np.ndarray:
+        """Which of the file ids are of files under the folder (a boolean mask)."""
+        rows = self.db.execute("SELECT id FROM files WHERE path LIKE ? ESCAPE '\\'",
+                               (_like_prefix(folder.rstrip("/\\") + os.sep),)).fetchall()
+        return np.isin(ids, np.asarray([r[0] for r in rows], dtype=np.int64))
 
     def search(self, model_id: int, text_embedding: np.ndarray, top: int = 10, folder: str = "") -> list[Hit]:
         """The `top` pictures closest to a text embedding, best first (contrastive score)."""
-        ids, matrix = self._matrix(model_id, folder)
-        if not ids:
+        ids, matrix = self._matrix(model_id)
+        if folder and len(ids):
+            mask = self._under(ids, folder)
+            ids, matrix = ids[mask], matrix[mask]
+        if not len(ids):
             return []
         n, q, d = matrix.shape
         scores = _dot(matrix.reshape(n * q, d), np.asarray(text_embedding, dtype=np.float32)).reshape(n, q).max(axis=1)
         top = max(1, min(top, n))
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best], kind="stable")]
-        chosen = [ids[i] for i in best]
+        chosen = [int(ids[i]) for i in best]
         info = dict(self._files_info(chosen))
         return [Hit(info[fid][0], float(scores[i]), info[fid][1]) for fid, i in zip(chosen, best, strict=True)
                 if fid in info]
@@ -302,7 +394,10 @@ def _dot(half: np.ndarray, vector: np.ndarray) -> np.ndarray:
             buffer[:n] = half[start:start + n]
             np.dot(buffer[:n], vector, out=out[start:start + n])
         return out
-    source, target, query = torch.from_numpy(half), torch.from_numpy(out), torch.from_numpy(vector)
+    with warnings.catch_warnings():  # a memory-mapped matrix is read-only, and it is only read here
+        warnings.simplefilter("ignore", UserWarning)
+        source = torch.from_numpy(half)
+    target, query = torch.from_numpy(out), torch.from_numpy(vector)
     block = torch.empty((_BLOCK_ROWS, half.shape[1]), dtype=torch.float32)
     for start in range(0, rows, _BLOCK_ROWS):
         n = min(_BLOCK_ROWS, rows - start)
@@ -337,4 +432,6 @@ def forget_all_pictures(path: Path | None = None) -> str:
     except IndexUnusableError:
         for extra in ("", "-wal", "-shm"):
             Path(str(path) + extra).unlink(missing_ok=True)
+        for matrix in path.parent.glob(f"{path.name}.matrix-*"):
+            matrix.unlink(missing_ok=True)
     return FORGOTTEN

@@ -167,8 +167,11 @@ def test_a_new_model_revision_asks_to_index_again(tiny_retrieval, pictures, caps
 def test_forget_removes_everything(tiny_retrieval, pictures, capsys):
     model = str(tiny_retrieval["other"])
     _index(capsys, pictures, "--model", model)
+    kept = list(index_path().parent.glob("*.matrix-*"))
+    assert len(kept) == 2  # the index run left the matrix ready for the first search
     code, out, _ = _index(capsys, "--forget")
     assert code == 0 and "forgot every picture" in out
+    assert not list(index_path().parent.glob("*.matrix-*"))
     with IndexStore() as store:
         assert store.count() == 0
     assert main(["search", "a red square", "--model", model]) == 1

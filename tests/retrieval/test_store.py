@@ -116,3 +116,56 @@ def test_an_index_that_cannot_be_created_is_one_sentence(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(IndexUnusableError, match="cannot be created"):
         IndexStore(tmp_path / "file" / "index.sqlite3")
+
+
+def test_a_new_process_reads_the_kept_matrix_instead_of_every_row(tmp_path, monkeypatch):
+    path = tmp_path / "i.sqlite3"
+    rng = np.random.default_rng(6)
+    text = _vectors(rng, 1)[0, 0]
+    with IndexStore(path) as store:
+        model = store.model_id("m", "r1", Q, D)
+        _fill(store, _vectors(rng, 20), model)
+        first = store.search(model, text, top=5)
+    kept = store.matrix_files(model)
+    assert len(kept) == 2 and all(f.stat().st_mode & 0o077 == 0 for f in kept)
+
+    def no_rows(*_args):
+        raise AssertionError("read every row again")
+
+    with IndexStore(path) as store:
+        monkeypatch.setattr(store, "_read_matrix_rows", no_rows)
+        assert store.search(model, text, top=5) == first
+    monkeypatch.undo()
+    with IndexStore(path) as writer:  # another index run adds the best match of all
+        writer.put("/p/new.png", 1, 1, "e" * 64, "new", model, np.tile(text, (Q, 1)))
+        writer.commit()
+    with IndexStore(path) as store:
+        assert store.search(model, text, top=1)[0].path == "/p/new.png"  # the kept matrix was stale
+    with IndexStore(path) as store:
+        now = store.matrix_files(model)
+    assert len(now) == 2 and not set(now) & set(kept)  # the stale generation is gone
+    for file in now:
+        file.write_bytes(b"damaged")
+    with IndexStore(path) as store:
+        assert store.search(model, text, top=1)[0].path == "/p/new.png"
+
+
+def test_forgetting_removes_the_kept_matrices(tmp_path):
+    path = tmp_path / "i.sqlite3"
+    rng = np.random.default_rng(7)
+    with IndexStore(path) as store:
+        model = store.model_id("m", "r1", Q, D)
+        _fill(store, _vectors(rng, 4), model, folder="/a")
+        store.search(model, _vectors(rng, 1)[0, 0])
+        assert store.matrix_files(model)
+        store.forget_under("/a")
+        assert not store.matrix_files(model)
+        _fill(store, _vectors(rng, 4), model, folder="/b")
+        store.search(model, _vectors(rng, 1)[0, 0])
+        store.forget_all()
+        assert not list(tmp_path.glob("*.matrix-*"))
+        _fill(store, _vectors(rng, 4), store.model_id("m", "r1", Q, D))
+        store.search(store.model_id("m", "r1", Q, D), _vectors(rng, 1)[0, 0])
+        old = store.model_id("m", "r1", Q, D)
+        store.model_id("m", "r2", Q, D)  # a new revision: the old one's matrix goes with it
+        assert not store.matrix_files(old)
