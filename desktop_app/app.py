@@ -95,6 +95,8 @@ class LookaloudApp(QObject):
         self.window.stop_requested.connect(self.stop_speaking)  # Escape and Stop in the window
         self.window.watch_speech(lambda: self.speech.is_speaking)  # Stop is enabled while it speaks
         self.window.open_settings_requested.connect(self.open_settings)
+        self.find_picture = self._make_find_picture()
+        self.window.find_requested.connect(self.open_find)
         # After the wiring above: a shortcut that fails now is said and shown like any other.
         self.hotkeys: Hotkeys = hotkeys if hotkeys is not None else self._make_hotkeys()
         if self.tray is None or open_window:
@@ -166,6 +168,7 @@ class LookaloudApp(QObject):
             Action.REPEAT_LAST.value: self.controller.repeat_last,
             "show": self.window.present,
             "settings": self.open_settings,
+            "find": self.open_find,
             "quit": self.quit,
         }
         handler = handlers.get(action)
@@ -304,11 +307,43 @@ class LookaloudApp(QObject):
         dialog = SettingsDialog(self.settings, self.window, voices=voices, microphones=microphones,
                                 hotkey_failures=dict(self._hotkey_failures))
         dialog.applied.connect(self.apply_settings)
+        dialog.forget_pictures_requested.connect(self.forget_all_pictures)
         try:
             dialog.exec()
         finally:
             dialog.applied.disconnect(self.apply_settings)
             dialog.deleteLater()
+
+    def _make_find_picture(self) -> Any:
+        from desktop_app.ui.find_dialog import FindPicture
+
+        def make_find() -> Any:
+            from desktop_app.retrieval.finder import PictureFinder
+
+            finder = PictureFinder(device=self.settings.device, precision=self.settings.precision)
+            return lambda query, history, cancel: finder.find(query, history, cancel=cancel)
+
+        def history() -> list[tuple[int, Any, str]]:
+            return [(p.id, p.image, p.description) for p in self.controller.core.pictures]
+
+        def chosen(found: Any) -> None:
+            if found.picture_id is not None:
+                self.controller.select_picture(found.picture_id)
+            else:
+                self.window.open_path(found.path)
+
+        return FindPicture(make_find, self.controller.say, history, chosen, self.window)
+
+    def open_find(self) -> None:
+        """Find picture (Ctrl+F, the tray): search recent pictures and indexed folders."""
+        self.window.present()
+        self.find_picture.open()
+
+    def forget_all_pictures(self) -> None:
+        """Settings' Forget all pictures: the picture index now (the history: see the report)."""
+        from desktop_app.retrieval.store import forget_all_pictures
+
+        self.controller.say(forget_all_pictures())
 
     def open_setup(self) -> None:
         from desktop_app.ui.setup_dialog import choose_model
@@ -386,6 +421,7 @@ class LookaloudApp(QObject):
         self.qapp.quit()
 
     def shutdown(self) -> None:
+        self.find_picture.stop()
         self.listening.close()
         self.hotkeys.stop()
         self.controller.shutdown()

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "transcribe": "desktop_app.commands.transcribe",
     "read-text": "desktop_app.commands.read_text",
     "alt-text": "desktop_app.commands.alt_text",
+    "index": "desktop_app.commands.index",
+    "search": "desktop_app.commands.search",
 }
 
 # Exit codes shared by every subcommand.

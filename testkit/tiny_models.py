@@ -146,3 +146,52 @@ def build_blip_pair(folder: Path, seed: int = 0) -> Path:
 
 def write_overrides(folder: Path, **fields) -> None:
     (folder / "lookaloud.json").write_text(json.dumps(fields), encoding="utf-8")
+
+
+def _retrieval_tokenizer():
+    """A BERT-like word-level tokenizer ([CLS] text [SEP]) with `<image>` as a special token."""
+    from tokenizers import AddedToken
+
+    tok, _vocab, cls = _word_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]"], template=("[CLS]", "[SEP]"))
+    fast = cls(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]")
+    fast.add_special_tokens({"additional_special_tokens": [AddedToken("<image>", normalized=False, special=True)]})
+    return fast
+
+
+def build_blip2_retrieval(folder: Path, seed: int = 0, num_query_tokens: int = 4,
+                          vision_from: Path | None = None) -> Path:
+    """A tiny Blip2ForImageTextRetrieval (ITC projections and ITM head) saved with a Blip2Processor.
+
+    With `vision_from` (a folder from build_blip2), its vision encoder's tensors are copied in,
+    as the real blip2-itm-vit-g shares the frozen ViT-g of the pretrained BLIP-2 checkpoints.
+    """
+    import torch
+    from transformers import Blip2Config, Blip2ForImageTextRetrieval, Blip2Processor
+
+    torch.manual_seed(seed)
+    tokenizer = _retrieval_tokenizer()
+    processor = Blip2Processor(_image_processor(), tokenizer, num_query_tokens=num_query_tokens)
+    vocab_size = len(tokenizer)
+    qformer = {**_qformer_kwargs(vocab_size), "max_position_embeddings": 64, "pad_token_id": 0,
+               "use_qformer_text_input": True}
+    config = Blip2Config(
+        # A wider initialisation than the default, so that different pictures and texts get
+        # clearly different embeddings from random weights.
+        vision_config={**_vision_kwargs(), "initializer_range": 0.3}, qformer_config={**qformer, "initializer_range": 0.3},
+        text_config=_text_config("opt", vocab_size).to_dict(), initializer_range=0.3,
+        num_query_tokens=num_query_tokens, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        image_text_hidden_size=16,
+    )
+    config.architectures = ["Blip2ForImageTextRetrieval"]
+    model = Blip2ForImageTextRetrieval(config).eval()
+    with torch.no_grad():  # random query tokens: zeros (the default) make every query the same
+        model.query_tokens.normal_(0.0, 0.5)
+    if vision_from is not None:
+        from transformers import Blip2ForConditionalGeneration
+
+        source = Blip2ForConditionalGeneration.from_pretrained(str(vision_from), use_safetensors=True)
+        model.vision_model.load_state_dict(source.vision_model.state_dict())
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

@@ -161,6 +161,10 @@ SLOW_MODULES = {
     "tests/ocr/test_window_text.py", "tests/ocr/test_read_text_command.py", "tests/ocr/test_engines.py",
     # alt text: the real exiftool many times, and the demo model
     "tests/alttext/test_writing.py", "tests/alttext/test_alt_text_cli.py",
+    # picture search: tiny retrieval models, the index commands, the Find picture dialog
+    "tests/retrieval/test_engine.py", "tests/retrieval/test_shared_vision.py",
+    "tests/retrieval/test_index_search_cli.py", "tests/retrieval/test_find_dialog.py",
+    "tests/retrieval/test_default_model.py", "tests/retrieval/test_app_find.py", "tests/retrieval/test_forget_setting.py",
     # building things
     "tests/test_packaging.py", "tests/test_installers.py",
 }

@@ -145,7 +145,8 @@ def _target(name: str) -> Any:
     from desktop_app.models import speech_catalog
     from desktop_app.models import vision_catalog as catalog
 
-    if name in catalog.CATALOG or name == catalog.DEMO_MODEL:
+    if name in catalog.CATALOG or name in catalog.RETRIEVAL_CATALOG or name in (catalog.DEMO_MODEL,
+                                                                                 catalog.DEMO_SEARCH_MODEL):
         try:
             return catalog.resolve(name)
         except catalog.UnknownModelError as error:

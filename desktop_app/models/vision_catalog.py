@@ -29,6 +29,7 @@ BLIP2_T5 = "blip2-t5"
 INSTRUCTBLIP_T5 = "instructblip-t5"
 INSTRUCTBLIP_LLM = "instructblip-llm"  # decoder-only language model (Vicuna)
 BLIP_PAIR = "blip-pair"  # BLIP captioning model + BLIP VQA model
+BLIP2_ITM = "blip2-itm"  # BLIP-2 image-text retrieval (finding pictures by meaning), never a describer
 
 KINDS = (BLIP2_OPT, BLIP2_T5, INSTRUCTBLIP_T5, INSTRUCTBLIP_LLM, BLIP_PAIR)
 
@@ -131,6 +132,24 @@ CATALOG: dict[str, ModelSpec] = {
 
 DEFAULT_MODEL = "blip2-opt-2.7b"
 DEMO_MODEL = "shapes-demo"
+
+# Picture search models (desktop_app/retrieval/). Kept apart from CATALOG, which lists the
+# describers offered in setup and settings. blip2-itm-vit-g is pinned to the commit
+# "Upload Blip2ForImageTextRetrieval" (db1495e, model.safetensors of 4,688,228,528 bytes), as
+# shown on its Hugging Face commit page; its ViT-g is the frozen one of the pretrained BLIP-2
+# checkpoints (not the -coco ones), which desktop_app/retrieval/shared_vision.py checks by hashing.
+RETRIEVAL_CATALOG: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "blip2-itm-vit-g", BLIP2_ITM, "Finds pictures by what they show; about 5 GB, best with a GPU.",
+            "Salesforce/blip2-itm-vit-g", "db1495e714396915415ac482f4556c2d3bc5155a",
+            download_mb=4_690, params_billion=1.17,
+        ),
+    )
+}
+DEFAULT_RETRIEVAL_MODEL = "blip2-itm-vit-g"
+DEMO_SEARCH_MODEL = "shapes-demo-search"
 OVERRIDES_FILE = "lookaloud.json"
 
 
@@ -283,6 +302,9 @@ def kind_of_folder(folder: Path) -> str:
     if not config_path.is_file():
         raise UnknownModelError(f"The folder {folder} does not hold a saved model: it has no config.json.")
     config = read_json_object(config_path)
+    architectures = config.get("architectures") or []
+    if isinstance(architectures, list) and "Blip2ForImageTextRetrieval" in architectures:
+        return BLIP2_ITM
     model_type = config.get("model_type", "")
     text_config = config.get("text_config") or {}
     if not isinstance(model_type, str) or not isinstance(text_config, dict):
@@ -320,6 +342,8 @@ def resolve(name_or_folder: str) -> ModelSpec:
     """
     if name_or_folder in CATALOG:
         return CATALOG[name_or_folder]
+    if name_or_folder in RETRIEVAL_CATALOG or name_or_folder == DEMO_SEARCH_MODEL:
+        return resolve_retrieval(name_or_folder)
     if name_or_folder == DEMO_MODEL:
         folder = demo_folder()
         if not (folder / "config.json").is_file():
@@ -330,3 +354,40 @@ def resolve(name_or_folder: str) -> ModelSpec:
         return spec_for_folder(path)
     names = ", ".join([*CATALOG, DEMO_MODEL])
     raise UnknownModelError(f"There is no model called {name_or_folder}. Known models: {names}; or give a folder.")
+
+
+def demo_search_folder() -> Path:
+    return resource("models", DEMO_SEARCH_MODEL)
+
+
+def default_retrieval_model() -> str:
+    """The search model used when none is named: the shipped demo search model when this copy
+    has one (no download), else blip2-itm-vit-g."""
+    return DEMO_SEARCH_MODEL if (demo_search_folder() / "config.json").is_file() else DEFAULT_RETRIEVAL_MODEL
+
+
+def resolve_retrieval(name_or_folder: str | None = None) -> ModelSpec:
+    """The spec of a picture search model: a RETRIEVAL_CATALOG name, the demo search model, a
+    folder holding a Blip2ForImageTextRetrieval, or None for default_retrieval_model()."""
+    name = name_or_folder or default_retrieval_model()
+    if name in RETRIEVAL_CATALOG:
+        return RETRIEVAL_CATALOG[name]
+    if name == DEMO_SEARCH_MODEL:
+        folder = demo_search_folder()
+        if not (folder / "config.json").is_file():
+            raise UnknownModelError("The demo search model is not included in this copy of Lookaloud.")
+        return replace(_retrieval_folder_spec(folder), name=DEMO_SEARCH_MODEL,
+                       label="The demo search model: finds drawn shapes by colour and kind.")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return _retrieval_folder_spec(path.resolve())
+    names = ", ".join([*RETRIEVAL_CATALOG, DEMO_SEARCH_MODEL])
+    raise UnknownModelError(f"There is no picture search model called {name}. Known ones: {names}; or give a folder.")
+
+
+def _retrieval_folder_spec(folder: Path) -> ModelSpec:
+    if kind_of_folder(folder) != BLIP2_ITM:
+        raise UnknownModelError(
+            f"The folder {folder} does not hold a picture search model (a Blip2ForImageTextRetrieval)."
+        )
+    return ModelSpec(folder.name, BLIP2_ITM, f"A picture search model from the folder {folder}.", folder=folder)

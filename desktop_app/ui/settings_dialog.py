@@ -101,6 +101,7 @@ class SettingsDialog(QDialog):
     """Edit a copy of the settings. `applied(Settings)` fires on Apply and OK."""
 
     applied = Signal(object)
+    forget_pictures_requested = Signal()  # "Forget all pictures": the app forgets the history and the index
 
     def __init__(self, settings: Settings, parent: QWidget | None = None, *,
                  voices: Sequence[Any] = (), microphones: Sequence[str] = (),
@@ -237,6 +238,14 @@ class SettingsDialog(QDialog):
         _row(form, "&History size:", self.history_spin)
         self.history_spin.setEnabled(s.keep_history)
         self.history_check.toggled.connect(self.history_spin.setEnabled)
+        # Forgetting is done by the app (the history and the picture index), at once, not on OK.
+        self.forget_button = QPushButton("&Forget all pictures")
+        self.forget_button.setAccessibleName("Forget all pictures")
+        self.forget_button.setAccessibleDescription(
+            "Forget the recent pictures and every indexed folder now. The picture files are not touched.")
+        self.forget_button.setAutoDefault(False)
+        self.forget_button.clicked.connect(self.forget_pictures_requested.emit)
+        form.addRow(self.forget_button)
 
     # -- reading the controls ------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ def app_icon() -> QIcon:
 
 
 def build_menu(hotkeys: Mapping[str, str], trigger: Callable[[str], None], parent: QWidget | None = None) -> QMenu:
-    """The menu the tray shows: actions (with their hotkeys), then Open, Settings, Quit."""
+    """The menu the tray shows: actions (with their hotkeys), then Open, Find picture, Settings, Quit."""
     menu = QMenu("Lookaloud", parent)
     menu.setAccessibleName("Lookaloud menu")
     for action in Action:
@@ -30,7 +30,8 @@ def build_menu(hotkeys: Mapping[str, str], trigger: Callable[[str], None], paren
         item.triggered.connect(lambda _=False, a=action.value: trigger(a))
         menu.addAction(item)
     menu.addSeparator()
-    for name, label in (("show", "Open Lookaloud"), ("settings", "Settings…"), ("quit", "Quit Lookaloud")):
+    for name, label in (("show", "Open Lookaloud"), ("find", "Find picture…"), ("settings", "Settings…"),
+                        ("quit", "Quit Lookaloud")):
         item = QAction(label, menu)
         item.setObjectName(name)
         item.triggered.connect(lambda _=False, n=name: trigger(n))

@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
 
     picture_opened = Signal(object, str)  # PIL image, source (a file name, "pasted picture")
     open_settings_requested = Signal()
+    find_requested = Signal()  # Find picture (Ctrl+F): the app opens ui/find_dialog.py
     quit_requested = Signal()
     ask_aloud_requested = Signal()
     stop_requested = Signal()  # Escape or Stop: the app stops the speech (the model work stops here)
@@ -166,6 +167,7 @@ class MainWindow(QMainWindow):
         self._add_shortcut("Paste", QKeySequence.StandardKey.Paste, self.paste)
         self._add_shortcut("Stop", QKeySequence(Qt.Key.Key_Escape), self.stop)
         self._add_shortcut("Settings", QKeySequence("Ctrl+,"), self.open_settings_requested.emit)
+        self._add_shortcut("Find picture", QKeySequence.StandardKey.Find, self.find_requested.emit)
         # Without a tray (no tray on many desktops and under Xvfb) the window is the only way
         # out, and closing it only hides it: Ctrl+Q quits from the keyboard.
         self._add_shortcut("Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit)

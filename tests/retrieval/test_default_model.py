@@ -1,0 +1,67 @@
+"""Which search model is used when none is named: the shipped demo search model when this copy
+has one (no download), else blip2-itm-vit-g, which says how to get it. And, when the demo search
+model is shipped, index and search end to end with it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from desktop_app import paths
+from desktop_app.cli import main
+from desktop_app.models import vision_catalog as catalog
+from desktop_app.retrieval.engine import load_retrieval_model
+from desktop_app.vision.loader import ModelNotInstalledError
+from testkit import tiny_models
+
+
+@pytest.fixture(autouse=True)
+def own_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def test_without_the_demo_the_default_is_blip2_itm_and_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "RESOURCES_DIR", tmp_path / "resources")
+    assert catalog.default_retrieval_model() == "blip2-itm-vit-g"
+    spec = catalog.resolve_retrieval(None)
+    assert spec.revision == "db1495e714396915415ac482f4556c2d3bc5155a" and spec.kind == catalog.BLIP2_ITM
+    with pytest.raises(ModelNotInstalledError, match="lookaloud models download blip2-itm-vit-g"):
+        load_retrieval_model(None)
+    with pytest.raises(catalog.UnknownModelError, match="demo search model is not included"):
+        catalog.resolve_retrieval(catalog.DEMO_SEARCH_MODEL)
+
+
+def test_a_shipped_demo_search_folder_is_the_default(tmp_path, monkeypatch):
+    resources = tmp_path / "resources"
+    tiny_models.build_blip2_retrieval(resources / "models" / catalog.DEMO_SEARCH_MODEL, seed=4)
+    monkeypatch.setattr(paths, "RESOURCES_DIR", resources)
+    assert catalog.default_retrieval_model() == catalog.DEMO_SEARCH_MODEL
+    loaded = load_retrieval_model(None, precision="fp32")
+    assert loaded.model_name == catalog.DEMO_SEARCH_MODEL and loaded.model_revision.startswith("local-")
+    assert catalog.resolve(catalog.DEMO_SEARCH_MODEL).kind == catalog.BLIP2_ITM  # `models download` knows it
+
+
+def test_a_retrieval_folder_is_never_taken_for_a_describer(tmp_path):
+    folder = tiny_models.build_blip2_retrieval(tmp_path / "search-model", seed=5)
+    assert catalog.kind_of_folder(folder) == catalog.BLIP2_ITM
+    assert catalog.kind_of_folder(folder) not in catalog.KINDS
+
+
+SHIPPED = catalog.demo_search_folder() / "config.json"
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="this copy does not include the demo search model yet")
+def test_index_and_search_drawn_scenes_with_the_shipped_demo(tmp_path, capsys):
+    from testkit.demo_scenes import random_scene
+
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for seed in range(12):
+        random_scene(10_000 + seed).render().save(folder / f"scene-{seed:02d}.png")
+    assert main(["index", str(folder), "--captions"]) == 0  # the defaults: demo search + demo describer
+    captured = capsys.readouterr()
+    assert "share their vision encoder" in captured.err  # the demo's ViT is shapes-demo's: one pass serves both
+    assert main(["search", "a blue triangle", "--json", "--top", "3"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3 and all(item["caption"] and item["image"].startswith(str(folder)) for item in lines)
