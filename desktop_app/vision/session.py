@@ -139,6 +139,8 @@ class ImageSession:
             self.timings_ms["caption"] += (time.perf_counter() - start) * 1000 - self._take_encode_time()
         self.tokens["caption"] = self._last_new_tokens
         splitter.finish(text)
+        # An empty caption has no phrase: its first word is "ready" when it is.
+        self.timings_ms.setdefault("first_word", (time.perf_counter() - self.arrived) * 1000)
         return text
 
     def caption_settings(self) -> dict[str, Any]:
