@@ -221,7 +221,10 @@ class InferenceWorker(QObject):
             text = ocr.text.strip() or "There is no text in this picture."
             return Result(request.id, READ_TEXT, request.picture_id, text, found_text=ocr.text,
                           timings_ms={"total": (time.perf_counter() - start) * 1000})
-        from desktop_app.describer import DescribeOptions, describe
+        from dataclasses import replace
+
+        from desktop_app.describer import DescribeOptions, compose
+        from desktop_app.ocr import OcrCancelled, OcrError
 
         options = DescribeOptions(request.include_text, request.include_kind, request.language)
         phrases: list[str] = []
@@ -230,8 +233,21 @@ class InferenceWorker(QObject):
             phrases.append(phrase)
             self.phrase_ready.emit(request.id, phrase)
 
-        found = describe(session, request.image, options, cancel=request.cancel, on_phrase=on_phrase)
+        # describer.describe, in its two steps: the caption is out (and heard) before the text is read.
+        caption = session.caption_stream(on_phrase)
+        try:
+            found = compose(caption, request.image, options, cancel=request.cancel)
+            after = found.after_caption
+        except OcrCancelled:
+            raise
+        except OcrError as exc:
+            if not phrases:
+                raise
+            # The caption has been heard: keep it as the description and say why the text is missing
+            # after it, rather than an error that would cut it off.
+            found = compose(caption, request.image, replace(options, include_text=False))
+            after = f"{exc} The description says what the model saw, without the text."
         return Result(request.id, DESCRIBE, request.picture_id, found.spoken, caption=found.caption,
                       picture_kind=found.kind, found_text=found.found_text,
-                      continuation=found.after_caption if phrases else None,
+                      continuation=after if phrases else None,
                       timings_ms={**session.timings_ms, "total": (time.perf_counter() - start) * 1000})

@@ -121,3 +121,24 @@ def test_stop_while_the_caption_is_heard_says_stopped_and_files_nothing(qtbot, m
     qtbot.waitUntil(lambda: "Stopped." in app.heard, timeout=60000)
     assert picture.description == ""
     assert not gated_ocr.finished.is_set()
+
+
+
+def test_text_that_cannot_be_read_is_said_after_the_caption_without_cutting_it_off(qtbot, make_app):
+    """A language no engine here can read (the real text reader refuses it): the caption has
+    been heard, so it stays the description and the reason follows it, instead of an error
+    that would cut the caption off."""
+    engine = GatedOcrEngine()  # not used to read: only its `finished` flag for the recording
+    speech = RecordedSpeech(engine)
+    app = make_app(model=str(DEMO), speech=speech, include_text=True, language="xx")
+    qtbot.waitUntil(lambda: app.controller.state == State.IDLE, timeout=60000)
+    scene = demo_scenes.compose([("red", "circle"), ("blue", "square")])
+    before = len(speech.said)
+    picture = app.controller.describe_image(scene.render(), "shapes.png")
+    qtbot.waitUntil(lambda: bool(picture.description), timeout=60000)
+    qtbot.waitUntil(lambda: app.controller.state == State.IDLE, timeout=60000)
+    said = speech.said[before:]
+    assert picture.description.lower().rstrip(".") == scene.caption()
+    assert said[0][1] is Priority.NOW and all(priority is Priority.NORMAL for _, priority, _ in said[1:])
+    assert said[-1][0].startswith("Lookaloud cannot read") and said[-1][0].endswith("without the text.")
+    assert " ".join(text for text, _, _ in said[:-1]) == picture.description
