@@ -4,7 +4,8 @@ The language model writes a caption a token at a time; the user should hear its 
 while the rest is written. `PhraseSplitter` is fed the text decoded so far after every token
 and hands out phrases of whole words only (a word is whole once the text after it has begun,
 or the caption has ended), cut where a speaker would pause: after a comma or a sentence's end,
-before "and" / "but" / "or" / "with" / "while", or after a few words when none comes. The first
+before "and" / "but" / "or" / "with" / "while" (after two words or more), or after a few words
+when none comes. The first
 phrase is kept short, so the first word is heard early; it never ends on "a", "the", "of" and
 the like. Joined with spaces, the phrases are the finished caption word for word (its capital
 letter and full stop included). Qt-free, and no model code.
@@ -80,7 +81,7 @@ class PhraseSplitter:
         pending = words[self._said:]
         limit = FIRST_PHRASE_WORDS if not self.phrases else PHRASE_WORDS
         for i, word in enumerate(pending):
-            if i > 0 and word.lower().strip(",;:.!?") in _STARTS_PHRASE:
+            if i > 1 and word.lower().strip(",;:.!?") in _STARTS_PHRASE:  # never a one-word phrase before it
                 return self._said + i
             if word.endswith(_PAUSE_AFTER):
                 return self._said + i + 1
