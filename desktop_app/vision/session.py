@@ -15,8 +15,8 @@ Captions are streamed: `caption_stream(on_phrase)` hands out the caption's first
 the rest is still being written (vision/phrases.py cuts them), so the user hears the first
 words after a few tokens instead of after the whole caption. Streaming needs one running
 sequence, so captions are decoded greedily (`streaming_settings`: the catalog's beams become
-one; repetition penalty and length limits stay). bench/first_word.py measured that choice on
-the demo model and the real-size one (docs/benchmarks.md, "First words early").
+one; repetition penalty and length limits stay): on the demo model greedy captions scored as
+well as 5 beams (bench/first_word.py; docs/benchmarks.md, "First words early").
 
 Its token ids equal those of the reference `model.generate` with the same settings, streamed
 or not (the tests check this in fp32 for every kind; in half precision the kept prefix rounds
