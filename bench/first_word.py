@@ -9,7 +9,7 @@
     .venv/bin/python bench/first_word.py timing [--pictures 20]
         The demo model: first phrase ready (from the picture reaching the model) and whole
         caption, streamed greedy vs 5 beams (whose first word is the whole caption).
-    .venv/bin/python bench/first_word.py real-size [--threads 1] [--tokens 20]
+    .venv/bin/python bench/first_word.py real-size [--threads 1] [--tokens 20] [--runs 3] [--tiny]
         A real-size blip2-opt-2.7b with random weights (built once by bench/engine.py's builder
         into /tmp/lookaloud-bench/, no download; about 7.2 GiB in bf16, so about 7.5 GiB of
         memory in this process): first phrase and whole caption, streamed greedy vs 5 beams,
@@ -156,24 +156,33 @@ def timing(pictures: int) -> dict[str, Any]:
     return {"pictures": pictures, "medians_ms": rows, "machine": _machine()}
 
 
-def real_size(threads: int, tokens: int, runs: int) -> dict[str, Any]:
+def real_size(threads: int, tokens: int, runs: int, tiny: bool = False) -> dict[str, Any]:
     import torch
 
-    from bench.engine import DEFAULT_DIR, DONE_MARKER, MemorySampler, _picture, build
+    from bench.engine import DEFAULT_DIR, DONE_MARKER, TINY_DIR, MemorySampler, _picture, build
     from desktop_app.models import vision_catalog as catalog
     from desktop_app.vision import loader
     from desktop_app.vision.session import ImageSession, streaming_settings
 
-    if not (DEFAULT_DIR / DONE_MARKER).exists():
-        build(DEFAULT_DIR, tiny=False)
-        print("Built; run again to measure in a fresh process (the build's memory is not returned).")
-        return {}
+    folder = TINY_DIR if tiny else DEFAULT_DIR
+    if not (folder / DONE_MARKER).exists():
+        build(folder, tiny=tiny)
+        if not tiny:
+            print("Built; run again to measure in a fresh process (the build's memory is not returned).")
+            return {}
     torch.set_num_threads(threads)
     sampler = MemorySampler()
     sampler.start()
-    loaded = loader.load_model(catalog.resolve(str(DEFAULT_DIR)), precision="bf16")
+    loaded = loader.load_model(catalog.resolve(str(folder)), precision="bf16")
     image = _picture()
-    forced = {"max_new_tokens": tokens, "min_new_tokens": tokens}
+    # Random weights write any word, or one word over and over (said once: repeats collapse).
+    # Words that start an invented next question would end what is said (vision/phrases.py), so
+    # they are banned, and no word comes twice: every run then streams all its words.
+    tokenizer = loaded.processor.tokenizer
+    banned = sorted({i for w in ("Question", "question", "Answer", "answer", "Short", "short", ":", "\n")
+                     for i in tokenizer(w, add_special_tokens=False).input_ids} - {tokenizer.unk_token_id})
+    forced = {"max_new_tokens": tokens, "min_new_tokens": tokens, "bad_words_ids": [[i] for i in banned],
+              "no_repeat_ngram_size": 1}
     cat = _catalog_caption()
     variants = {
         "greedy, catalog settings (streamed)": {**streaming_settings(cat), **forced},
@@ -215,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--tokens", type=int, default=20)
     r.add_argument("--runs", type=int, default=3)
+    r.add_argument("--tiny", action="store_true", help="a seconds-long dry run on a tiny model of the same shape")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.what == "quality":
@@ -222,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.what == "timing":
         data = timing(args.pictures)
     else:
-        data = real_size(args.threads, args.tokens, args.runs)
+        data = real_size(args.threads, args.tokens, args.runs, args.tiny)
     if data:
         _save(args.what, data)
     return 0
