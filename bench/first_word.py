@@ -156,6 +156,63 @@ def timing(pictures: int) -> dict[str, Any]:
     return {"pictures": pictures, "medians_ms": rows, "machine": _machine()}
 
 
+def build_light(folder: Path) -> None:
+    """bench/engine.py's real-size random model, written one tensor at a time (shards of 512 MB)
+    so that building it needs about 1 GB of memory instead of the whole model's 7 GiB."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import Blip2ForConditionalGeneration, Blip2Processor
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+    from bench.engine import DONE_MARKER, OPT_EMBEDDING_ROWS, OPT_TOKENS, _config, _tokenizer
+
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(0)
+    tokenizer = _tokenizer(OPT_TOKENS)
+    processor = Blip2Processor(BlipImageProcessorPil(size={"height": 224, "width": 224}), tokenizer,
+                               num_query_tokens=32)
+    config = _config(False, tokenizer.convert_tokens_to_ids("<image>"), OPT_EMBEDDING_ROWS)
+    with torch.device("meta"):
+        model = Blip2ForConditionalGeneration._from_config(config, dtype=torch.bfloat16)
+    folder.mkdir(parents=True, exist_ok=True)
+    weight_map: dict[str, str] = {}
+    shard: dict[str, Any] = {}
+    size = total = 0
+
+    def flush() -> None:
+        nonlocal shard, size
+        if shard:
+            name = f"model-{len(set(weight_map.values())) + 1:05d}.safetensors"
+            save_file(shard, str(folder / name), metadata={"format": "pt"})
+            weight_map.update(dict.fromkeys(shard, name))
+            shard, size = {}, 0
+
+    for name, meta in model.state_dict().items():
+        if name == "language_model.lm_head.weight":
+            continue  # tied to the input embeddings
+        if name.endswith(("norm.weight", "layernorm.weight", "ln.weight")) or ".LayerNorm.weight" in name:
+            tensor = torch.ones(meta.shape, dtype=torch.bfloat16)
+        elif name.endswith("bias"):
+            tensor = torch.zeros(meta.shape, dtype=torch.bfloat16)
+        else:
+            tensor = (torch.randn(meta.shape, generator=generator) * 0.02).to(torch.bfloat16)
+        shard[name] = tensor
+        size += tensor.nbytes
+        total += tensor.nbytes
+        if size >= 512 * 2**20:
+            flush()
+    flush()
+    (folder / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {"total_size": total}, "weight_map": weight_map}), encoding="utf-8")
+    model.config.save_pretrained(folder)
+    model.generation_config.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    params = sum(p.numel() for p in model.parameters())
+    info = {"params": params, "build_s": round(time.perf_counter() - start, 1), "tiny": False, "light": True}
+    (folder / DONE_MARKER).write_text(json.dumps(info), encoding="utf-8")
+    print(f"Built {params / 1e9:.2f} B parameters in {info['build_s']} s into {folder}", flush=True)
+
+
 def real_size(threads: int, tokens: int, runs: int, tiny: bool = False) -> dict[str, Any]:
     import torch
 
@@ -166,9 +223,11 @@ def real_size(threads: int, tokens: int, runs: int, tiny: bool = False) -> dict[
 
     folder = TINY_DIR if tiny else DEFAULT_DIR
     if not (folder / DONE_MARKER).exists():
-        build(folder, tiny=tiny)
-        if not tiny:
-            print("Built; run again to measure in a fresh process (the build's memory is not returned).")
+        if tiny:
+            build(folder, tiny=True)
+        else:
+            build_light(folder)
+            print("Built; run again to measure in a fresh process.")
             return {}
     torch.set_num_threads(threads)
     sampler = MemorySampler()
