@@ -31,7 +31,7 @@ from desktop_app.hotkeys.base import Action
 class SpeechOut(Protocol):
     """What the app uses of speech output (speech/output.py's SpeechOutput)."""
 
-    def speak(self, text: str) -> None: ...
+    def speak(self, text: str, priority: Any = ...) -> None: ...  # a speech.speaker.Priority; NOW by default
     def stop(self) -> None: ...
     @property
     def is_speaking(self) -> bool: ...
@@ -83,6 +83,7 @@ class LookaloudApp(QObject):
         self._unsaid_hotkey_failures: dict[str, str] = {}
 
         self.controller.message.connect(self._on_message)
+        self.controller.message_continued.connect(self._on_message_continued)
         self.controller.state_changed.connect(self._on_state_changed)
         self.controller.model_ready.connect(self._on_model_ready)
         self.controller.error.connect(lambda _m: self._play("ERROR"))
@@ -385,6 +386,16 @@ class LookaloudApp(QObject):
     @Slot(str)
     def _on_message(self, text: str) -> None:
         self._say_now(text)  # the window shows it: it listens to the controller itself
+
+    @Slot(str)
+    def _on_message_continued(self, text: str) -> None:
+        """More of the last message (a caption's next phrase, then the text found): it waits for
+        what is being said instead of cutting it off."""
+        from desktop_app.speech.speaker import Priority
+
+        self.speech.speak(text, Priority.NORMAL)
+        if not self.speech.is_heard():
+            self.announcer.announce(text)
 
     @Slot(str)
     def _on_model_ready(self, sentence: str) -> None:

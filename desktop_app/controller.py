@@ -23,6 +23,7 @@ __all__ = ["Controller", "Picture", "State"]
 class Controller(QObject):
     state_changed = Signal(object)  # State
     message = Signal(str)  # every sentence the user should hear, in order
+    message_continued = Signal(str)  # more of the last message (a caption's next phrase): said after it
     picture_added = Signal(object)  # Picture, now first in the history
     picture_removed = Signal(object)  # Picture that left the history
     picture_changed = Signal(object)  # Picture: description or conversation updated
@@ -37,7 +38,8 @@ class Controller(QObject):
     def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.core = ControllerCore(settings, Listener(
-            on_state_changed=self.state_changed.emit, on_said=self.message.emit, on_error=self.error.emit,
+            on_state_changed=self.state_changed.emit, on_said=self.message.emit,
+            on_said_more=self.message_continued.emit, on_error=self.error.emit,
             on_model_ready=self.model_ready.emit, on_picture_added=self.picture_added.emit,
             on_picture_removed=self.picture_removed.emit,
             on_picture_changed=self.picture_changed.emit, on_current_changed=self.current_changed.emit,
@@ -51,6 +53,7 @@ class Controller(QObject):
         self.worker.loading.connect(self._on_model_loading)
         self.worker.loaded.connect(self._on_model_loaded)
         self.worker.load_failed.connect(self._on_model_load_failed)
+        self.worker.phrase_ready.connect(self._on_phrase_ready)
         self.worker.result_ready.connect(self._on_result_ready)
         self.worker.failed.connect(self._on_request_failed)
         self.worker.cancelled.connect(self._on_request_cancelled)
@@ -162,6 +165,10 @@ class Controller(QObject):
     @Slot(str)
     def _on_model_load_failed(self, message: str) -> None:
         self.core.model_load_failed(message)
+
+    @Slot(int, str)
+    def _on_phrase_ready(self, request_id: int, text: str) -> None:
+        self.core.phrase_ready(request_id, text)
 
     @Slot(object)
     def _on_result_ready(self, result: Result) -> None:

@@ -74,6 +74,9 @@ class Result:
     picture_kind: str = ""
     found_text: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # When the caption was already said phrase by phrase (ControllerCore.phrase_ready): what is
+    # left to say after it. None: `text` is said whole.
+    continuation: str | None = None
 
 
 @dataclass
@@ -120,6 +123,8 @@ class Listener:
 
     on_state_changed: Callable[[State], None] = _ignore
     on_said: Callable[[str], None] = _ignore  # every sentence the user should hear, in order
+    # Words that continue what was said last (the rest of a caption): queued after it, never cutting it off.
+    on_said_more: Callable[[str], None] = _ignore
     on_error: Callable[[str], None] = _ignore
     on_model_ready: Callable[[str], None] = _ignore  # a sentence: which model on which device
     on_picture_added: Callable[[Picture], None] = _ignore  # now first in the history
@@ -141,6 +146,7 @@ class ControllerCore:
         self.load_percent = 0
         self.last_spoken = ""
         self.outstanding: dict[int, Request] = {}
+        self._streaming: set[int] = set()  # requests whose first phrase has been said
         self._ids = itertools.count(1)
 
     # ---- the model --------------------------------------------------------------------------
@@ -282,6 +288,20 @@ class ControllerCore:
 
     # ---- what the model did -----------------------------------------------------------------
 
+    def phrase_ready(self, request_id: int, text: str) -> None:
+        """The next phrase of a description's caption, said while the model writes the rest:
+        the first one cuts off what was being said, like any result; the others follow it."""
+        request = self.outstanding.get(request_id)
+        if request is None or request.cancel.is_set():
+            return  # stale: cancelled or replaced meanwhile
+        if self.current is None or request.picture_id != self.current.id:
+            return  # about a picture the user has left: its result is filed, not said
+        if request_id in self._streaming:
+            self.listener.on_said_more(text)
+        else:
+            self._streaming.add(request_id)
+            self.say(text)
+
     def result_ready(self, result: Result) -> None:
         request = self.outstanding.get(result.request_id)
         if request is None or request.picture_id != result.picture_id:
@@ -289,6 +309,7 @@ class ControllerCore:
         if request.cancel.is_set():
             self.request_cancelled(result.request_id)  # finished just as the user stopped it
             return
+        streamed = result.continuation is not None and result.request_id in self._streaming
         self.forget(result.request_id)
         picture = self._picture(result.picture_id)
         if picture is None:
@@ -303,10 +324,15 @@ class ControllerCore:
         else:
             picture.found_text = result.text
         self.listener.on_picture_changed(picture)
-        if picture is self.current:
-            self.say(result.text)
-        # else: filed under its own picture; said now it would cut off what the user hears
-        # about the current one (the window's history shows it, choosing it says it).
+        if picture is not self.current:
+            return  # filed under its own picture; said now it would cut off what the user hears
+            # about the current one (the window's history shows it, choosing it says it).
+        if streamed:  # its caption has been said phrase by phrase: say the rest after it
+            self.last_spoken = result.text  # "repeat" says the whole description
+            if result.continuation:
+                self.listener.on_said_more(result.continuation)
+            return
+        self.say(result.text)
 
     def request_failed(self, request_id: int, message: str) -> None:
         if request_id not in self.outstanding:
@@ -324,6 +350,7 @@ class ControllerCore:
     def forget(self, request_id: int) -> None:
         """The request is over (done, failed, cancelled or skipped): back to IDLE after the last."""
         self.outstanding.pop(request_id, None)
+        self._streaming.discard(request_id)
         if not self.outstanding and self.state == State.THINKING:
             self._set_state(State.IDLE)
 

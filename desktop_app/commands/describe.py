@@ -2,6 +2,9 @@
 
 The description is the app's (describer.describe): the caption, then the text found and the
 kind of picture; `--no-text` and `--no-kind` are the app's two description settings.
+The caption is streamed as in the app: `--speak` says it before the text is read, and
+`--json` gives `timings_ms.first_word` (from the picture reaching the model to its first
+phrase written) and `tokens` (`{"caption": N, "answers": [N, ...]}`, tokens generated).
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     speaker = _speaker() if args.speak else None
     for path, image in pictures:
         try:
-            loaded, found, answers, timings = _describe(loaded, image, questions, speaker, options)
+            loaded, found, answers, timings, tokens = _describe(loaded, image, questions, speaker, options)
         except ModelLoadError as exc:  # reloading on the CPU failed
             _error(str(exc))
             return EXIT_NO_MODEL
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
                 "description": found.spoken, "answers": answers, "model": spec.name,
                 "device": loaded.device, "precision": loaded.precision,
                 "timings_ms": {"load": round(loaded.load_ms, 1), **{k: round(v, 1) for k, v in timings.items()}},
+                "tokens": tokens,
             }), flush=True)
         else:
             print(f"{path}: {found.spoken}")
@@ -106,14 +110,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _describe(loaded: Any, image: Any, questions: list[str], speaker: Callable[[str], None] | None,
-              options: DescribeOptions) -> tuple[Any, Description, list[dict[str, str]], dict[str, float]]:
-    """The description and the answers for one picture, each spoken as soon as it is ready.
+              options: DescribeOptions
+              ) -> tuple[Any, Description, list[dict[str, str]], dict[str, float], dict[str, Any]]:
+    """The description and the answers for one picture, each spoken as soon as it is ready:
+    the caption before the text in the picture is read, then the rest of the description.
 
     When the GPU runs out of memory, the model moves to the CPU (as the README promises), the
     user is told on stderr, and the picture is done again there without repeating what was
     already spoken. When the text cannot be read, the user is told on stderr and the picture is
-    described by its caption. Returns the model in use, the description, the answers and the
-    timings.
+    described by its caption. Returns the model in use, the description, the answers, the
+    timings and the tokens generated.
     """
     import torch
 
@@ -127,23 +133,26 @@ def _describe(loaded: Any, image: Any, questions: list[str], speaker: Callable[[
     def hear(index: int, text: str) -> None:
         if speaker and index >= len(spoken):
             spoken.append(text)
-            speaker(text)
+            if text:
+                speaker(text)
 
     for attempt in (1, 2):
         try:
             session = ImageSession(loaded, image)
-            caption = session.caption()
+            # Speaking waits for the voice, so the caption is said once written, not per phrase.
+            caption = session.caption_stream(None)
+            hear(0, caption)
             try:
                 found = compose(caption, image, options)
             except OcrError as exc:
                 _error(f"{exc} The description says what the model saw, without the text.")
                 found = compose(caption, image, replace(options, include_text=False))
-            hear(0, found.spoken)
+            hear(1, found.after_caption if caption else found.spoken)
             answers = []
-            for i, question in enumerate(questions, 1):
+            for i, question in enumerate(questions, 2):
                 answers.append({"question": question, "answer": session.ask(question)})
                 hear(i, answers[-1]["answer"])
-            return loaded, found, answers, session.timings_ms
+            return loaded, found, answers, session.timings_ms, session.tokens
         except torch.OutOfMemoryError:
             if loaded.device == "cpu" or attempt == 2:
                 raise

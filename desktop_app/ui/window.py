@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self._on_state_changed(controller.state)
         controller.message.connect(self.show_status)
         controller.message.connect(self._on_said)
+        controller.message_continued.connect(lambda text: self.show_status(f"{self.status.text()} {text}"))
         controller.state_changed.connect(self._on_state_changed)
         controller.picture_added.connect(self._on_picture_added)
         controller.picture_removed.connect(self._on_picture_removed)

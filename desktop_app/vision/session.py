@@ -11,21 +11,61 @@ ImageSession runs it once per picture and keeps what can be kept:
 For BLIP-2 OPT it also keeps the language model's keys and values of the last prompt
 (prefix_cache.py), so a follow-up runs only the tokens its prompt adds.
 
-Its token ids equal those of the reference `model.generate` with the same settings (the
-tests check this in fp32 for every kind; in half precision the kept prefix rounds a little
-differently from a single pass). All methods run on the thread that loaded the model.
+Captions are streamed: `caption_stream(on_phrase)` hands out the caption's first phrase while
+the rest is still being written (vision/phrases.py cuts them), so the user hears the first
+words after a few tokens instead of after the whole caption. Streaming needs one running
+sequence, so captions are decoded greedily (`streaming_settings`: the catalog's beams become
+one; repetition penalty and length limits stay): on the demo model greedy captions scored as
+well as 5 beams (bench/first_word.py; docs/benchmarks.md, "First words early").
+
+Its token ids equal those of the reference `model.generate` with the same settings, streamed
+or not (the tests check this in fp32 for every kind; in half precision the kept prefix rounds
+a little differently from a single pass). All methods run on the thread that loaded the model.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from desktop_app.models import vision_catalog as catalog
 from desktop_app.vision.loader import LoadedModel
+from desktop_app.vision.phrases import PhraseSplitter
 from desktop_app.vision.prefix_cache import PrefixCache
 from desktop_app.vision.text import clean_output
+
+# Settings that only mean something with several beams; a streamed caption has one sequence.
+_BEAM_ONLY_SETTINGS = ("length_penalty", "early_stopping", "num_beam_groups", "diversity_penalty",
+                       "num_return_sequences", "constraints", "force_words_ids")
+
+
+def streaming_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` for a caption that can be spoken while it is written: greedy (one beam), with
+    the limits and the repetition penalty kept. Sampling settings are kept as they are."""
+    kept = {k: v for k, v in settings.items() if k not in _BEAM_ONLY_SETTINGS}
+    kept["num_beams"] = 1
+    return kept
+
+
+class _TokenStream:
+    """A transformers streamer: `generate` hands it the prompt first, then each new token."""
+
+    def __init__(self, on_tokens: Callable[[list[int]], None]) -> None:
+        self.on_tokens = on_tokens
+        self.ids: list[int] = []
+        self._prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True  # generate's first put is the prompt (or the decoder's start)
+            return
+        self.ids.extend(int(v) for v in value.reshape(-1).tolist())
+        self.on_tokens(self.ids)
+
+    def end(self) -> None:
+        pass
 
 
 class Cancelled(Exception):
@@ -53,7 +93,9 @@ def _cancel_criteria(event: threading.Event | None) -> Any:
 class ImageSession:
     """One picture, encoded once, with its caption and the conversation about it."""
 
-    def __init__(self, loaded: LoadedModel, image: Any, cancel: threading.Event | None = None) -> None:
+    def __init__(self, loaded: LoadedModel, image: Any, cancel: threading.Event | None = None,
+                 arrived: float | None = None) -> None:
+        self.arrived = time.perf_counter() if arrived is None else arrived  # when the picture came
         self.loaded = loaded
         self.spec = loaded.spec
         self.image = image
@@ -62,7 +104,10 @@ class ImageSession:
         self._context: list[tuple[str, str]] = []  # (question, answer as generated) for prompts
         self._last_raw = ""
         self._last_ids: list[int] = []  # the last request's generated token ids
+        self._last_new_tokens = 0  # how many tokens the last request generated
         self.timings_ms: dict[str, float] = {"encode": 0.0, "caption": 0.0, "answers": 0.0}
+        # Tokens generated: the caption's, and each answer's in order.
+        self.tokens: dict[str, Any] = {"caption": 0, "answers": []}
         self._pixels: dict[str, Any] = {}
         self._features: dict[str, Any] = {}
         self._pending_encode_ms = 0.0  # encode time inside the call being timed
@@ -72,11 +117,44 @@ class ImageSession:
 
     def caption(self) -> str:
         """A one-sentence description of the picture. Raises Cancelled."""
+        return self.caption_stream(None)
+
+    def caption_stream(self, on_phrase: Callable[[str], None] | None) -> str:
+        """The caption, as caption() gives it, with `on_phrase` called (on this thread) with each
+        phrase as soon as it is written; the phrases joined with spaces are the caption. The
+        first phrase's time since the picture arrived is timings_ms["first_word"]. Raises
+        Cancelled (at the next token once `cancel` is set; phrases already handed out stay so)."""
         start = time.perf_counter()
+        # Only the new tokens are streamed, so a BLIP caption prompt ("a picture of") is not echoed.
+        splitter = PhraseSplitter(self._timed(on_phrase))
+        tokenizer = self.loaded.processor.tokenizer
+
+        def on_tokens(ids: list[int]) -> None:
+            splitter.feed(tokenizer.decode(ids, skip_special_tokens=True))
+
+        settings = self.caption_settings()
         try:
-            return self._run(self.spec.caption_prompt, self.spec.caption_generation, caption=True)
+            text = self._run(self.spec.caption_prompt, settings, caption=True, stream=_TokenStream(on_tokens))
         finally:
             self.timings_ms["caption"] += (time.perf_counter() - start) * 1000 - self._take_encode_time()
+        self.tokens["caption"] = self._last_new_tokens
+        splitter.finish(text)
+        # An empty caption has no phrase: its first word is "ready" when it is.
+        self.timings_ms.setdefault("first_word", (time.perf_counter() - self.arrived) * 1000)
+        return text
+
+    def caption_settings(self) -> dict[str, Any]:
+        """The generate() settings of a caption: the model's, decoded so that it can be streamed."""
+        return streaming_settings(self.spec.caption_generation)
+
+    def _timed(self, on_phrase: Callable[[str], None] | None) -> Callable[[str], None]:
+        def said(phrase: str) -> None:
+            if "first_word" not in self.timings_ms:
+                self.timings_ms["first_word"] = (time.perf_counter() - self.arrived) * 1000
+            if on_phrase is not None:
+                on_phrase(phrase)
+
+        return said
 
     def ask(self, question: str) -> str:
         """Answer a question; earlier questions and answers are context. Raises Cancelled."""
@@ -89,6 +167,7 @@ class ImageSession:
             answer = self._run(prompt, self.spec.answer_generation, caption=False, question=question)
         finally:
             self.timings_ms["answers"] += (time.perf_counter() - start) * 1000 - self._take_encode_time()
+        self.tokens["answers"].append(self._last_new_tokens)
         self.history.append((question, answer))
         # Follow-up prompts carry the answer as the model wrote it, not as we tidied it for speech.
         self._context.append((question, self._last_raw))
@@ -129,15 +208,16 @@ class ImageSession:
             kwargs["stopping_criteria"] = criteria
         return kwargs
 
-    def _run(self, prompt: str, settings: dict[str, Any], caption: bool, question: str = "") -> str:
+    def _run(self, prompt: str, settings: dict[str, Any], caption: bool, question: str = "",
+             stream: _TokenStream | None = None) -> str:
         if self.cancel.is_set():
             raise Cancelled()
         kind = self.spec.kind
         if kind == catalog.BLIP_PAIR:
-            ids, truncated, echo = self._generate_blip(prompt if caption else question, settings, caption)
+            ids, truncated, echo = self._generate_blip(prompt if caption else question, settings, caption, stream)
             tokenizer = self.loaded.processor.tokenizer if caption else self.loaded.vqa_processor.tokenizer
         else:
-            ids, truncated = self._generate_blip2(prompt, settings)
+            ids, truncated = self._generate_blip2(prompt, settings, stream)
             tokenizer = self.loaded.processor.tokenizer
             echo = ""
         if self.cancel.is_set():
@@ -147,11 +227,14 @@ class ImageSession:
         self._last_raw = clean_output(text, prompt=echo, truncated=truncated, as_sentence=False)
         return clean_output(text, prompt=echo, truncated=truncated)
 
-    def token_ids(self, prompt: str, settings: dict[str, Any], caption: bool = True) -> list[int]:
-        """Raw generated ids through the cached path (compare with reference_ids)."""
+    def token_ids(self, prompt: str, settings: dict[str, Any], caption: bool = True,
+                  on_tokens: Callable[[list[int]], None] | None = None) -> list[int]:
+        """Raw generated ids through the cached path (compare with reference_ids); with
+        `on_tokens`, streamed: it is called with the new ids so far after every token."""
+        stream = _TokenStream(on_tokens) if on_tokens is not None else None
         if self.spec.kind == catalog.BLIP_PAIR:
-            return self._generate_blip(prompt, settings, caption)[0]
-        return self._generate_blip2(prompt, settings)[0]
+            return self._generate_blip(prompt, settings, caption, stream)[0]
+        return self._generate_blip2(prompt, settings, stream)[0]
 
     def _pixel_values(self, which: str) -> Any:
         if which not in self._pixels:
@@ -239,10 +322,12 @@ class ImageSession:
             query_output = query_output.to(image_embeds.dtype)
         return model.language_projection(query_output)
 
-    def _generate_blip2(self, prompt: str, settings: dict[str, Any]) -> tuple[list[int], bool]:
+    def _generate_blip2(self, prompt: str, settings: dict[str, Any],
+                        stream: _TokenStream | None = None) -> tuple[list[int], bool]:
         import torch
 
         model = self.loaded.model
+        extra: dict[str, Any] = {"streamer": stream} if stream is not None else {}
         with torch.inference_mode():
             embeds, attention, input_ids = self._language_inputs(prompt)
             inputs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": attention}
@@ -250,7 +335,7 @@ class ImageSession:
             if decoder_only:
                 inputs["input_ids"] = input_ids
             if self.spec.kind != catalog.BLIP2_OPT:
-                out = model.language_model.generate(**inputs, **self.generation_kwargs(settings))
+                out = model.language_model.generate(**inputs, **self.generation_kwargs(settings), **extra)
             else:
                 # The prompt prefix this picture's last request shared comes from the kept keys/values.
                 if self._prefix is None:
@@ -258,16 +343,20 @@ class ImageSession:
                 beams = int(settings.get("num_beams", 1))
                 inputs = {"attention_mask": attention, **self._prefix.generate_inputs(input_ids, embeds, beams)}
                 result = model.language_model.generate(**inputs, **self.generation_kwargs(settings),
-                                                       return_dict_in_generate=True)
+                                                       return_dict_in_generate=True, **extra)
                 if not self.cancel.is_set():
                     self._prefix.keep(result, input_ids)
                 out = result.sequences
         ids = out[0].tolist()
         if decoder_only:
             ids = ids[input_ids.shape[1]:]  # generate echoes the prompt ids
+            self._last_new_tokens = len(ids)
+        else:
+            self._last_new_tokens = len(ids) - 1  # after the decoder's start token
         return ids, self._hit_limit(ids, settings)
 
-    def _generate_blip(self, text: str, settings: dict[str, Any], caption: bool) -> tuple[list[int], bool, str]:
+    def _generate_blip(self, text: str, settings: dict[str, Any], caption: bool,
+                       stream: _TokenStream | None = None) -> tuple[list[int], bool, str]:
         """BLIP captioning / VQA from cached vision output (mirrors BlipFor*.generate)."""
         import torch
 
@@ -278,6 +367,8 @@ class ImageSession:
         image_mask = torch.ones(image_embeds.size()[:-1], dtype=torch.long, device=image_embeds.device)
         cfg = model.config.text_config
         kwargs = self.generation_kwargs(settings, which)
+        if stream is not None:
+            kwargs["streamer"] = stream
         with torch.inference_mode():
             if caption:
                 if text:
@@ -290,6 +381,7 @@ class ImageSession:
                     encoder_hidden_states=image_embeds, encoder_attention_mask=image_mask, **kwargs,
                 )
                 result = out[0].tolist()
+                self._last_new_tokens = len(result) - (ids.shape[1] - 1)
                 return result, self._hit_limit(result[ids.shape[1] - 1:], settings), text
             q = processor.tokenizer(text, return_tensors="pt").to(model.device)
             question_embeds = model.text_encoder(
@@ -303,6 +395,7 @@ class ImageSession:
                 encoder_hidden_states=question_embeds, encoder_attention_mask=question_mask, **kwargs,
             )
         result = out[0].tolist()
+        self._last_new_tokens = len(result) - 1
         return result, self._hit_limit(result[1:], settings), ""
 
     @staticmethod

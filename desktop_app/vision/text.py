@@ -13,6 +13,9 @@ import re
 _CONTINUATIONS = re.compile(r"\s*(?:\n|Question\s*:|Answer\s*:|Short answer\s*:)", re.IGNORECASE)
 _WORD_REPEAT = re.compile(r"\b(\w+)(?:\s+\1\b)+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+# Shared with vision.phrases, which applies the same cleaning to a caption still being written.
+CONTINUATIONS = _CONTINUATIONS
+WORD_REPEAT = _WORD_REPEAT
 
 
 def clean_output(text: str, prompt: str = "", truncated: bool = False, as_sentence: bool = True) -> str:

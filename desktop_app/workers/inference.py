@@ -5,6 +5,10 @@ with an id; results leave by signal. A describe request replaces requests that h
 started yet; cancelling sets the request's Event, which the generation reads at every token.
 On a CUDA out-of-memory error the worker reloads the model on the CPU, says so, and retries.
 What a description says is describer.describe's; the request and result records are core's.
+
+A description's caption leaves phrase by phrase (`phrase_ready`) while the model writes it,
+before the text in the picture is read; its result then carries what is left to say
+(`Result.continuation`), so the caption is heard seconds before the whole screen is read.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class InferenceWorker(QObject):
     loaded = Signal(str, str, str, str)  # model name, device, precision, note
     load_failed = Signal(str)
     started = Signal(int)  # request id
+    phrase_ready = Signal(int, str)  # request id, the next phrase of its caption (said before the result)
     result_ready = Signal(object)  # Result
     failed = Signal(int, str)
     cancelled = Signal(int)
@@ -216,10 +221,33 @@ class InferenceWorker(QObject):
             text = ocr.text.strip() or "There is no text in this picture."
             return Result(request.id, READ_TEXT, request.picture_id, text, found_text=ocr.text,
                           timings_ms={"total": (time.perf_counter() - start) * 1000})
-        from desktop_app.describer import DescribeOptions, describe
+        from dataclasses import replace
+
+        from desktop_app.describer import DescribeOptions, compose
+        from desktop_app.ocr import OcrCancelled, OcrError
 
         options = DescribeOptions(request.include_text, request.include_kind, request.language)
-        found = describe(session, request.image, options, cancel=request.cancel)
+        phrases: list[str] = []
+
+        def on_phrase(phrase: str) -> None:
+            phrases.append(phrase)
+            self.phrase_ready.emit(request.id, phrase)
+
+        # describer.describe, in its two steps: the caption is out (and heard) before the text is read.
+        caption = session.caption_stream(on_phrase)
+        try:
+            found = compose(caption, request.image, options, cancel=request.cancel)
+            after = found.after_caption
+        except OcrCancelled:
+            raise
+        except OcrError as exc:
+            if not phrases:
+                raise
+            # The caption has been heard: keep it as the description and say why the text is missing
+            # after it, rather than an error that would cut it off.
+            found = compose(caption, request.image, replace(options, include_text=False))
+            after = f"{exc} The description says what the model saw, without the text."
         return Result(request.id, DESCRIBE, request.picture_id, found.spoken, caption=found.caption,
                       picture_kind=found.kind, found_text=found.found_text,
+                      continuation=after if phrases else None,
                       timings_ms={**session.timings_ms, "total": (time.perf_counter() - start) * 1000})

@@ -27,6 +27,10 @@ class NoHotkeys:
         pass
 
 
+def _continue(heard: list[str], text: str) -> None:
+    heard.append(f"{heard.pop()} {text}" if heard else text)
+
+
 @pytest.fixture
 def make_app(qtbot, tiny_opt):
     apps = []
@@ -39,6 +43,8 @@ def make_app(qtbot, tiny_opt):
         app = LookaloudApp(QApplication.instance(), settings, speech=speech, hotkeys=NoHotkeys())
         app.heard = []
         app.controller.message.connect(app.heard.append)
+        # A caption heard phrase by phrase, then the text found, is one message heard in parts.
+        app.controller.message_continued.connect(lambda text: _continue(app.heard, text))
         apps.append(app)
         qtbot.addWidget(app.window)
         return app

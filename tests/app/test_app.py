@@ -158,16 +158,16 @@ def test_out_of_gpu_memory_falls_back_to_the_processor(qtbot, make_app, monkeypa
     app = make_app()
     _wait_idle(qtbot, app)
     app.controller.worker._loaded.device = "cuda"  # pretend the model sits on a GPU
-    original = ImageSession.caption
+    original = ImageSession.caption_stream
     calls = []
 
-    def caption_once_out_of_memory(self):
+    def caption_once_out_of_memory(self, on_phrase):
         calls.append(self.loaded.device)
         if self.loaded.device == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory")
-        return original(self)
+        return original(self, on_phrase)
 
-    monkeypatch.setattr(ImageSession, "caption", caption_once_out_of_memory)
+    monkeypatch.setattr(ImageSession, "caption_stream", caption_once_out_of_memory)
     picture = app.controller.describe_image(_picture(), "big")
     qtbot.waitUntil(lambda: bool(picture.description), timeout=60000)
     assert calls == ["cuda", "cpu"]

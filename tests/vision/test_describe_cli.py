@@ -39,12 +39,38 @@ def test_json_per_picture_with_answers_in_order(tiny_model_dirs, pictures):
     assert [line["image"] for line in lines] == pictures
     for line in lines:
         assert set(line) == {"image", "caption", "kind", "text", "description", "answers", "model", "device", "precision",
-                             "timings_ms"}
+                             "timings_ms", "tokens"}
         assert [a["question"] for a in line["answers"]] == ["what colour ?", "how many ?"]
         assert all(a["answer"].endswith(".") for a in line["answers"])
         assert line["caption"][0].isupper() and line["caption"].endswith(".")
         assert line["device"] == "cpu" and line["precision"] == "fp32"
-        assert set(line["timings_ms"]) == {"load", "encode", "caption", "answers"}
+        assert set(line["timings_ms"]) == {"load", "encode", "caption", "answers", "first_word"}
+        assert line["timings_ms"]["first_word"] > 0
+        assert set(line["tokens"]) == {"caption", "answers"}
+        assert isinstance(line["tokens"]["caption"], int) and line["tokens"]["caption"] >= 1
+        assert len(line["tokens"]["answers"]) == 2
+        assert all(isinstance(n, int) and 1 <= n <= 10 for n in line["tokens"]["answers"])  # the catalog's limit
+
+
+def test_json_first_word_comes_before_the_whole_caption_on_the_demo_model(tmp_path):
+    """On the shipped demo model: the first phrase is ready before the caption is finished, and
+    `tokens` counts what the model wrote (the caption's words and commas, and its end)."""
+    from testkit import demo_scenes
+
+    demo = "desktop_app/resources/models/shapes-demo"
+    scene = demo_scenes.compose([("red", "circle"), ("blue", "square"), ("green", "triangle")], sign="stop")
+    path = tmp_path / "shapes.png"
+    scene.render().save(path)
+    result = lookaloud("describe", str(path), "--json", "--no-text", "--model", demo, "--ask", "how many shapes are there?")
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["caption"].lower().rstrip(".") == scene.caption()
+    timings = line["timings_ms"]
+    assert 0 < timings["first_word"] < timings["encode"] + timings["caption"]
+    tokenizer = loader.load_model(catalog.resolve(demo), precision="fp32").processor.tokenizer
+    assert line["tokens"]["caption"] == len(tokenizer(scene.caption(), add_special_tokens=False).input_ids) + 1
+    assert line["answers"][0]["answer"] == "Three."
+    assert line["tokens"]["answers"] == [len(tokenizer("three", add_special_tokens=False).input_ids) + 1]
 
 
 def test_plain_output_is_readable(tiny_model_dirs, pictures):
