@@ -25,6 +25,7 @@ What a screen reader user hears, checked with Debian's real Orca 43 (tests/a11y)
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -160,8 +161,9 @@ class SettingsDialog(QDialog):
         self._pages_fallback.setInterval(PAGES_FALLBACK_MS)
         self._pages_fallback.timeout.connect(self.add_pages)
         if SAY_COMBO_CHANGES:
-            for combo in self.findChildren(QComboBox):
-                combo.currentIndexChanged.connect(lambda _i, c=combo: self._on_combo_changed(c))
+            for page, _name in self._pages:
+                for combo in page.findChildren(QComboBox):
+                    combo.currentIndexChanged.connect(lambda _i, c=combo: self._on_combo_changed(c))
 
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
@@ -195,6 +197,15 @@ class SettingsDialog(QDialog):
             self.tabs.addTab(page, name)
         for button in self.tabs.tabBar().findChildren(QToolButton):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Added pages join the end of the focus chain: OK, Cancel and Apply go back after them.
+        chain, widget = [], self.nextInFocusChain()
+        while widget is not self and widget is not None:
+            chain.append(widget)
+            widget = widget.nextInFocusChain()
+        fields = [w for w in chain if w.focusPolicy() & Qt.FocusPolicy.TabFocus and not self.buttons.isAncestorOf(w)]
+        order = [fields[-1], *(b for b in chain if isinstance(b, QPushButton) and self.buttons.isAncestorOf(b))]
+        for first, second in itertools.pairwise(order):
+            QWidget.setTabOrder(first, second)
         layout = self.layout()
         if layout is not None:
             layout.activate()  # as wide as the tabs need
