@@ -40,6 +40,7 @@ SETUP_OPEN = ("Lookaloud setup is open. Choose a picture description model in th
               "or press Escape to choose one later.")
 CLOSED = "Lookaloud closed."
 GOODBYE_WAIT_S = 3.0
+GOODBYE_SAID_S = 1.5  # about how long "Lookaloud closed." takes at a usual rate
 
 
 def loading_progress_sentence(percent: int) -> str:
@@ -437,11 +438,20 @@ class LookaloudApp(QObject):
     def say_goodbye(self) -> None:
         """Say "Lookaloud closed." and wait (GOODBYE_WAIT_S at most) until it has been said, so
         that quitting is heard rather than silent. Runs after the event loop has ended."""
+        import time
+
+        started = time.monotonic()
         self.speech.stop()
         self.speech.speak(CLOSED)
         if not self.speech.is_heard():
             self.announcer.announce_now(CLOSED)
+            return
         self.speech.wait_until_done(GOODBYE_WAIT_S)
+        # A screen reader takes the sentence and says nothing of when it is done, and closing
+        # the speech output stops it: leave it the time the sentence takes to say.
+        left = GOODBYE_SAID_S - (time.monotonic() - started)
+        if left > 0:
+            time.sleep(left)
 
     def shutdown(self) -> None:
         """Say goodbye, then stop every part."""
