@@ -4,6 +4,8 @@ from the sound server and transcribed with Lookaloud's own Whisper.
 
 - Opening Settings, Orca says the dialog's title ("Lookaloud settings dialog"), not only the tab.
 - Tab from the tab bar goes to the first field, never to a "Scroll Right" button.
+- The main window's Description box, reached with Shift+Tab, is read whole (Orca reads only the
+  line at the caret of a text box: it said "... The title is: Trains." where the text went on).
 - Quitting says "Lookaloud closed." before the app is gone.
 
 Skips, with the reason, only where Orca, speech-dispatcher or PulseAudio are not installed.
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +41,7 @@ def orca_app(tmp_path_factory: pytest.TempPathFactory, a11y_bus: str, agent: lau
     session = Session(root, a11y_bus)
     home = root / "home"
     home.mkdir()
-    settings = {"model": "shapes-demo", "speech_mode": "screen_reader", "earcons": False}
+    settings = {"model": "shapes-demo", "speech_mode": "screen_reader", "earcons": False, "include_text": True}
     proc = launcher.launch_app(home, a11y_bus, settings, env=session.env)
     try:
         launcher.wait_until(lambda: "is ready" in status_text(agent) or proc.poll() is not None, 120,
@@ -62,8 +65,8 @@ def test_opening_settings_orca_says_its_title_and_tab_goes_to_the_first_field(or
     session, _proc, _home = orca_app
     before = len(session.orca.spoken())
     launcher.keys("ctrl+comma")
-    said = _orca_says(session, before, "Lookaloud settings dialog")
-    assert any("Model page tab" in s for s in said), said
+    said = _orca_says(session, before, "Model page tab")
+    assert "Lookaloud settings dialog." in said[:said.index("Model page tab.")], said
     agent.wait_for_focus("Settings sections")
     launcher.keys("Tab")
     focus = launcher.wait_until(lambda: (f := agent.focused()) and f["role"] != "page tab list" and f, 20,
@@ -74,6 +77,43 @@ def test_opening_settings_orca_says_its_title_and_tab_goes_to_the_first_field(or
     launcher.keys("Escape")
     launcher.wait_until(lambda: not agent.has_window("Lookaloud settings"), 20, "Escape did not close Settings")
     agent.wait_for_focus("Open picture")
+
+
+def _sign(folder: Path) -> Path:
+    """A picture whose description (shape, title and text) wraps onto several lines."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = Image.new("RGB", (900, 300), "white")
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 36)
+    for i, line in enumerate(["Welcome to the station", "Trains leave every ten minutes", "Please keep your ticket"]):
+        draw.text((20, 20 + i * 60), line, fill="black", font=font)
+    draw.ellipse((700, 150, 850, 290), fill="red")
+    path = folder / "sign.png"
+    picture.save(path)
+    return path
+
+
+def test_the_description_box_is_read_whole(orca_app, agent, tmp_path):
+    session, _proc, _home = orca_app
+    launcher.keys("ctrl+o")
+    agent.wait_for_window("Open a picture")
+    launcher.keys("alt+n")
+    launcher.type_text(str(_sign(tmp_path)))
+    launcher.keys("Return")
+    described = launcher.wait_until(
+        lambda: next((d for n in agent.tree("Lookaloud") if n["name"] == "Description"
+                      and (d := n["text"]) and "Looking" not in d), None), 90, "no description appeared")
+    agent.wait_for_focus("Question")
+    time.sleep(6)  # the description has been said
+    before = len(session.orca.spoken())
+    launcher.keys("shift+Tab", "shift+Tab")  # Conversation, then Description
+    agent.wait_for_focus("Description")
+    said = _orca_says(session, before, "read only text")
+    launcher.wait_until(lambda: any(described in s for s in session.orca.spoken()[before:]), 10,
+                        f"Orca did not read the whole description {described!r}",
+                        on_fail=lambda: f"it said {session.orca.spoken()[before:]!r}")
+    assert said
 
 
 def test_quitting_says_lookaloud_closed(orca_app, tmp_path):

@@ -27,6 +27,7 @@ class RecordedSpeech(SpeechOutput):
                          own_voice=lambda: None)
         self.said: list[tuple[str, Priority]] = []
         self.busy = False
+        self.reaches_user = False  # as if a voice or a screen reader said it
         self.waited: list[float | None] = []
 
     def speak(self, text: str, priority: Priority = Priority.NOW) -> None:
@@ -36,6 +37,9 @@ class RecordedSpeech(SpeechOutput):
     @property
     def is_speaking(self) -> bool:
         return self.busy
+
+    def is_heard(self) -> bool:
+        return self.reaches_user or super().is_heard()
 
     def wait_until_done(self, timeout: float | None = None) -> bool:
         self.waited.append(timeout)
@@ -105,10 +109,22 @@ def test_quitting_says_lookaloud_closed_and_waits_until_it_is_said(qtbot, make_a
     speech = RecordedSpeech()
     app = make_app(speech=speech)
     qtbot.waitUntil(lambda: app.controller.state == State.IDLE, timeout=60_000)
+    speech.reaches_user = True
     app.shutdown()
     assert speech.texts()[-1] == "Lookaloud closed."
     assert speech.said[-1][1] == Priority.NOW  # cuts off whatever was being said
     assert speech.waited and 0 < speech.waited[-1] <= 5  # waits for it, but not for ever
+
+
+def test_quitting_with_no_voice_announces_lookaloud_closed_at_once(qtbot, make_app, monkeypatch) -> None:
+    """No voice reaches the user (no sound device, no screen reader speech): the goodbye is an
+    accessibility announcement, raised at once since the event loop has already ended."""
+    speech = RecordedSpeech()
+    app = make_app(speech=speech)
+    announced: list[str] = []
+    monkeypatch.setattr(app.announcer, "_on_requested", lambda text, _assertive: announced.append(text))
+    app.shutdown()
+    assert speech.texts()[-1] == "Lookaloud closed." and announced == ["Lookaloud closed."]
 
 
 def test_first_start_says_that_setup_is_open(qtbot, make_app) -> None:
@@ -135,3 +151,18 @@ def test_first_start_says_that_setup_is_open(qtbot, make_app) -> None:
     assert app_module.SETUP_OPEN.startswith("Lookaloud setup is open.")
     assert seen["after Enter"] and seen["after Enter"][0].startswith("To download ")
     qtbot.waitUntil(lambda: "No model is set up yet" in speech.texts()[-1], timeout=10_000)
+
+
+def test_the_description_field_gives_a_screen_reader_the_whole_text(qtbot, make_app) -> None:
+    """On focus a screen reader reads the line at the caret of a text box: Orca 43 read
+    "... The title is: Trains." where the description went on. The field's accessible
+    description holds the whole text (tests/a11y/test_orca_dialogs.py hears it with Orca)."""
+    from PIL import Image
+
+    app = make_app()
+    qtbot.waitUntil(lambda: app.controller.state == State.IDLE, timeout=60_000)
+    assert app.window.description.accessibleDescription() == "What Lookaloud found in the current picture."
+    picture = app.controller.describe_image(Image.new("RGB", (64, 48), (220, 30, 30)), "red.png")
+    qtbot.waitUntil(lambda: bool(picture.description), timeout=60_000)
+    assert app.window.description.toPlainText() == picture.description
+    assert app.window.description.accessibleDescription() == picture.description
