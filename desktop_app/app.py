@@ -3,6 +3,11 @@
 trigger (hotkey | tray | window | IPC) -> capture -> controller -> inference thread -> result
 -> speech output + window. The capture happens and is acknowledged with a sound before any
 model work starts.
+
+Besides results, the app says what it is doing when nothing else would be heard: that setup
+is open (first start), how far loading the model has come (every LOAD_PROGRESS_INTERVAL_MS,
+never over other speech), and "Lookaloud closed." as it quits (waiting, at most GOODBYE_WAIT_S,
+until that has been said). The dialogs say their sentences through the same path (`_say_now`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,20 @@ from desktop_app.controller import Controller, State
 from desktop_app.gc_guard import GarbageCollector
 from desktop_app.hotkeys.base import Action
 
+# A blind user waiting for the model hears how far it has come at least this often (a 10 s
+# silence reads as a hang); a tick that finds speech still going says nothing.
+LOAD_PROGRESS_INTERVAL_MS = 3000
+LOADING_STARTED = "Loading the model."
+SETUP_OPEN = ("Lookaloud setup is open. Choose a picture description model in the list, then press Download; "
+              "or press Escape to choose one later.")
+CLOSED = "Lookaloud closed."
+GOODBYE_WAIT_S = 3.0
+GOODBYE_SAID_S = 1.5  # about how long "Lookaloud closed." takes at a usual rate
+
+
+def loading_progress_sentence(percent: int) -> str:
+    return f"Still loading the model, {percent} percent."
+
 
 class SpeechOut(Protocol):
     """What the app uses of speech output (speech/output.py's SpeechOutput)."""
@@ -36,6 +55,7 @@ class SpeechOut(Protocol):
     @property
     def is_speaking(self) -> bool: ...
     def is_heard(self) -> bool: ...
+    def wait_until_done(self, timeout: float | None = None) -> bool: ...
     def voices(self) -> Sequence[Any]: ...
     def play(self, earcon: Any) -> None: ...
     def apply(self, settings: Any) -> None: ...
@@ -98,12 +118,16 @@ class LookaloudApp(QObject):
         self.window.open_settings_requested.connect(self.open_settings)
         self.find_picture = self._make_find_picture()
         self.window.find_requested.connect(self.open_find)
+        self.loading_timer = QTimer(self)  # says how far loading the model has come
+        self.loading_timer.setInterval(LOAD_PROGRESS_INTERVAL_MS)
+        self.loading_timer.timeout.connect(self._on_loading_tick)
         # After the wiring above: a shortcut that fails now is said and shown like any other.
         self.hotkeys: Hotkeys = hotkeys if hotkeys is not None else self._make_hotkeys()
         if self.tray is None or open_window:
             self.window.present()
         if settings.model:
             self.controller.load_model()
+            self._loading_started()  # LOADING from the start: no state change tells of it
         else:
             QTimer.singleShot(0, self.open_setup)
 
@@ -306,7 +330,7 @@ class LookaloudApp(QObject):
         except Exception:  # noqa: BLE001 - no audio library: the field stays on the default device
             microphones = []
         dialog = SettingsDialog(self.settings, self.window, voices=voices, microphones=microphones,
-                                hotkey_failures=dict(self._hotkey_failures))
+                                hotkey_failures=dict(self._hotkey_failures), say=self._say_now)
         dialog.applied.connect(self.apply_settings)
         dialog.forget_pictures_requested.connect(self.forget_all_pictures)
         try:
@@ -349,7 +373,10 @@ class LookaloudApp(QObject):
     def open_setup(self) -> None:
         from desktop_app.ui.setup_dialog import choose_model
 
-        model = choose_model(self.window)
+        # Said before it opens: with Lookaloud's own voice (the default) nothing else would
+        # tell a blind user that a dialog is waiting for them.
+        self.controller.say(SETUP_OPEN)
+        model = choose_model(self.window, say=self._say_now)
         if model:
             self.apply_settings(self.settings.update(model=model))
         else:
@@ -402,8 +429,36 @@ class LookaloudApp(QObject):
         self._say_now(sentence)
         self.garbage.freeze()  # the model and libraries stay; later collections skip them
 
+    def _loading_started(self) -> None:
+        if not self.loading_timer.isActive():
+            self._say_progress(LOADING_STARTED)
+            self.loading_timer.start()
+
+    @Slot()
+    def _on_loading_tick(self) -> None:
+        if self.controller.state != State.LOADING:
+            self.loading_timer.stop()
+            return
+        self._say_progress(loading_progress_sentence(self.controller.load_percent))
+
+    def _say_progress(self, text: str) -> None:
+        """Show a progress sentence and say it unless something else is being said: it never
+        cuts off or queues behind other speech, so progress cannot pile up."""
+        self.window.show_status(text)
+        if self.speech.is_speaking:
+            return
+        from desktop_app.speech.speaker import Priority
+
+        self.speech.speak(text, Priority.NORMAL)
+        if not self.speech.is_heard():
+            self.announcer.announce(text)
+
     @Slot(object)
     def _on_state_changed(self, state: State) -> None:
+        if state == State.LOADING:
+            self._loading_started()
+        else:
+            self.loading_timer.stop()
         if state == State.THINKING:
             self.speech.start_working()
         else:
@@ -431,8 +486,29 @@ class LookaloudApp(QObject):
     def quit(self) -> None:
         self.qapp.quit()
 
+    def say_goodbye(self) -> None:
+        """Say "Lookaloud closed." and wait (GOODBYE_WAIT_S at most) until it has been said, so
+        that quitting is heard rather than silent. Runs after the event loop has ended."""
+        import time
+
+        started = time.monotonic()
+        self.speech.stop()
+        self.speech.speak(CLOSED)
+        if not self.speech.is_heard():
+            self.announcer.announce_now(CLOSED)
+            return
+        self.speech.wait_until_done(GOODBYE_WAIT_S)
+        # A screen reader takes the sentence and says nothing of when it is done, and closing
+        # the speech output stops it: leave it the time the sentence takes to say.
+        left = GOODBYE_SAID_S - (time.monotonic() - started)
+        if left > 0:
+            time.sleep(left)
+
     def shutdown(self) -> None:
+        """Say goodbye, then stop every part."""
         self.find_picture.stop()
+        self.loading_timer.stop()
+        self.say_goodbye()
         self.listening.close()
         self.hotkeys.stop()
         self.controller.shutdown()

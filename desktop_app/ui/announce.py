@@ -34,6 +34,12 @@ class Announcer(QObject):
 
     __call__ = announce
 
+    def announce_now(self, text: str) -> None:
+        """GUI thread only: raise the announcement at once, not from the event loop (at
+        shutdown, when the event loop has already ended)."""
+        if text.strip():
+            self._on_requested(text.strip(), self.assertive)
+
     @Slot(str, bool)
     def _on_requested(self, text: str, assertive: bool) -> None:
         event = QAccessibleAnnouncementEvent(self._target, text)

@@ -8,15 +8,30 @@ history). OK, Cancel and Apply. The dialog never saves: it hands a new Settings 
 through `applied` (Apply and OK) and `result_settings` (after OK); the app saves and applies.
 
 Everything is reachable with the keyboard, every field has a buddy label and an accessible
-name, and problems are shown in one status line that is also announced.
+name, and problems are shown in one status line that is also said (through `say`, the app's
+own speech path, or else as an accessibility announcement).
+
+What a screen reader user hears, checked with Debian's real Orca 43 (tests/a11y):
+- The title. Qt reports the tab bar's first selection as the tabs are added; Orca handles that
+  event late, after the dialog is shown, takes its tab for the focus, and then treats the
+  dialog's activation as old news: "Model page tab" without "Lookaloud settings dialog". So the
+  pages are added to the tab widget when the dialog is first activated (or shortly after it is
+  shown, should no activation come), after the activation has reached the screen reader.
+- No scroll buttons in the tab bar: the tabs fit (the dialog is as wide as they need), so
+  "Scroll Left" / "Scroll Right" are never a Tab stop between the tabs and the first field.
+- A closed combo box changed with the arrow keys: Qt's combo box has no AT-SPI Selection
+  interface, and Orca says nothing about the new value; on Linux the dialog says it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,6 +43,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -51,6 +67,12 @@ LANGUAGES = {
     "ko": "Korean", "zh": "Chinese",
 }
 TAB_NAMES = ("Model", "Hotkeys", "Speech", "Description", "Listening", "General")
+# When no window activation arrives after the dialog is shown (no window manager), the pages
+# are added this long after showing anyway.
+PAGES_FALLBACK_MS = 400
+# Orca does not say the new value of a closed Qt combo box (see the module docstring); Windows
+# and macOS screen readers read it from UIA / NSAccessibility themselves.
+SAY_COMBO_CHANGES = sys.platform.startswith("linux")
 
 
 def _plain(text: str) -> str:
@@ -105,19 +127,28 @@ class SettingsDialog(QDialog):
 
     def __init__(self, settings: Settings, parent: QWidget | None = None, *,
                  voices: Sequence[Any] = (), microphones: Sequence[str] = (),
-                 hotkey_failures: Mapping[str, str] | None = None) -> None:
+                 hotkey_failures: Mapping[str, str] | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
         """`voices`: objects with `id` and `name` (SpeechOutput.voices()); `microphones`: input
-        device names; `hotkey_failures`: action -> message for shortcuts that did not register."""
+        device names; `hotkey_failures`: action -> message for shortcuts that did not register;
+        `say`: how a sentence reaches the user (the app's speech), else it is announced."""
         super().__init__(parent)
         self.setWindowTitle("Lookaloud settings")
         self.setAccessibleName("Lookaloud settings")
         self.original = settings
         self.result_settings: Settings | None = None
         self.announcer = Announcer(self)
+        self._say_through = say
 
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Settings sections")
         self.tabs.tabBar().setAccessibleName("Settings sections")
+        # All tabs fit: no "Scroll Left" / "Scroll Right" buttons to Tab through (and should a
+        # style bring them back, they take no focus).
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
+        self._pages: list[tuple[QWidget, str]] = []  # built, not yet added (see the docstring)
+        self._focus_when_added: QWidget | None = None
         for name, build in zip(TAB_NAMES, (self._model_tab, self._hotkeys_tab, self._speech_tab,
                                            self._description_tab, self._listening_tab, self._general_tab)):
             page = QWidget()
@@ -125,7 +156,15 @@ class SettingsDialog(QDialog):
             build(page, settings, voices=voices, microphones=microphones)
             # No mnemonics on the tabs: Ctrl+Tab moves between them, and the letters stay free
             # for the fields (each page's letters differ from each other and from OK, Cancel, Apply).
-            self.tabs.addTab(page, name)
+            self._pages.append((page, name))
+        self._pages_fallback = QTimer(self)
+        self._pages_fallback.setSingleShot(True)
+        self._pages_fallback.setInterval(PAGES_FALLBACK_MS)
+        self._pages_fallback.timeout.connect(self.add_pages)
+        if SAY_COMBO_CHANGES:
+            for page, _name in self._pages:
+                for combo in page.findChildren(QComboBox):
+                    combo.currentIndexChanged.connect(lambda _i, c=combo: self._on_combo_changed(c))
 
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
@@ -142,9 +181,54 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
-        self.tabs.tabBar().setFocus()
+        self._focus_when_added = self.tabs.tabBar()
         if hotkey_failures:
             self.show_hotkey_failures(hotkey_failures)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def add_pages(self) -> None:
+        """Add the pages to the tab widget (once), then put the focus where it belongs. Runs
+        when the dialog is first activated; see the module docstring for why not before."""
+        self._pages_fallback.stop()
+        if not self._pages:
+            return
+        pages, self._pages = self._pages, []
+        for page, name in pages:
+            self.tabs.addTab(page, name)
+        for button in self.tabs.tabBar().findChildren(QToolButton):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Added pages join the end of the focus chain: OK, Cancel and Apply go back after them.
+        chain, widget = [], self.nextInFocusChain()
+        while widget is not self and widget is not None:
+            chain.append(widget)
+            widget = widget.nextInFocusChain()
+        fields = [w for w in chain if w.focusPolicy() & Qt.FocusPolicy.TabFocus and not self.buttons.isAncestorOf(w)]
+        order = [fields[-1], *(b for b in chain if isinstance(b, QPushButton) and self.buttons.isAncestorOf(b))]
+        for first, second in itertools.pairwise(order):
+            QWidget.setTabOrder(first, second)
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()  # as wide as the tabs need
+        self.adjustSize()
+        target, self._focus_when_added = self._focus_when_added, None
+        if target is not None:
+            self._focus(target)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._pages:
+            self._pages_fallback.start()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.WindowActivate and self._pages:
+            self.add_pages()
+        return super().event(event)
+
+    def _on_combo_changed(self, combo: QComboBox) -> None:
+        """A closed combo box the user changed (arrow keys, Home, End, a letter): say its value."""
+        if combo.hasFocus() and not combo.view().isVisible() and combo.currentText():
+            self._speak(combo.currentText())
 
     # -- tabs ----------------------------------------------------------------------------------
 
@@ -251,9 +335,16 @@ class SettingsDialog(QDialog):
 
     def _say(self, text: str) -> None:
         self.status_label.setText(text)
-        self.announcer.announce(text)
+        self._speak(text)
+
+    def _speak(self, text: str) -> None:
+        """Say text without showing it: through the app's speech, or else announced."""
+        (self._say_through or self.announcer.announce)(text)
 
     def _focus(self, widget: QWidget) -> None:
+        if self._pages:  # not added yet: focus it once they are
+            self._focus_when_added = widget
+            return
         page = widget.parentWidget()
         while page is not None and self.tabs.indexOf(page) < 0:
             page = page.parentWidget()

@@ -4,7 +4,15 @@ It lists the catalog models with their download size, the memory they need at th
 precision, whether that fits this machine (RAM, GPU memory) and a rough expected speed, and
 recommends one. The user then downloads one (on a worker thread, with progress shown and
 announced, cancel, and resume after a failure or a restart), points at a folder they already
-have, or tries the demo model. Nothing is downloaded until the user presses Download.
+have, or tries the demo model. Nothing is downloaded until the user presses Download: there is
+no default button, so Enter on the model list only says how to download the model it names
+(a blind user presses Enter on a list item to choose it, and must not start a 3 GB download by
+that), while Enter on a focused button presses that button.
+
+What the dialog says (progress, errors, the hint) goes to `say`, the app's own speech path
+(its voice or the user's screen reader, LookaloudApp._say_now), and is shown in the status
+line: Orca 43 ignores Qt's accessibility announcements, so an error only announced that way
+was shown but never heard. Without `say` (a dialog on its own) it is announced.
 
 Downloads use desktop_app.models.hub.download_model, the same code as
 `lookaloud models download`. The pure parts (Machine, assess, recommend) are Qt-free.
@@ -18,7 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -182,7 +191,8 @@ class SetupDialog(QDialog):
     _download_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None, *, machine: Machine | None = None,
-                 models: Iterable[ModelSpec] | None = None) -> None:
+                 models: Iterable[ModelSpec] | None = None, say: Callable[[str], None] | None = None) -> None:
+        """`say`: how a sentence reaches the user (the app's speech); None: announce it."""
         super().__init__(parent)
         self.setWindowTitle("Set up Lookaloud")
         self.setAccessibleName("Set up Lookaloud")
@@ -226,6 +236,7 @@ class SetupDialog(QDialog):
         # No accessible name of its own, so a screen reader reviewing it reads the message;
         # every message is also announced when it appears.
         self.announcer = Announcer(self)
+        self._say_through = say
 
         self.download_button = QPushButton("&Download")
         self.download_button.setAccessibleDescription("Downloads the model selected in the list.")
@@ -241,7 +252,7 @@ class SetupDialog(QDialog):
                        self.later_button):
             button.setAutoDefault(False)
             button.setAccessibleName(button.text().replace("&", "").rstrip("."))
-        self.download_button.setDefault(True)
+        # No default button: Enter anywhere but on a button must never start a download.
 
         # Two rows, so that with large text the buttons still fit a small screen side by side.
         buttons = QGridLayout()
@@ -262,6 +273,7 @@ class SetupDialog(QDialog):
         self.folder_button.clicked.connect(self.on_folder_clicked)
         self.demo_button.clicked.connect(self.on_demo_clicked)
         self.later_button.clicked.connect(self.reject)
+        self.model_list.installEventFilter(self)
 
         self.model_list.setCurrentRow(0)
         self.model_list.setFocus()
@@ -274,7 +286,40 @@ class SetupDialog(QDialog):
 
     def _say(self, text: str) -> None:
         self.status_label.setText(text)
-        self.announcer.announce(text)
+        self._speak(text)
+
+    def _speak(self, text: str) -> None:
+        """Say text without showing it: through the app's speech, or else announced."""
+        (self._say_through or self.announcer.announce)(text)
+
+    def download_hint(self) -> str:
+        """What Enter on the model list says: how to download the model it names, and its size."""
+        spec = self.selected_spec()
+        if spec is None:
+            return "Choose a model in the list first."
+        size = (f"{spec.download_mb / 1000:.1f} gigabytes" if spec.download_mb >= 1000
+                else f"{spec.download_mb} megabytes")
+        return (f"To download {spec.name}, {size}, press Alt+D or Tab to Download and press it. "
+                "Nothing is downloaded until then.")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.model_list and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
+            self._say(self.download_hint())
+            return True  # the dialog never sees it: Enter here starts nothing
+        return super().eventFilter(watched, event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter presses the focused button (the buttons are not auto-default, so that none
+        becomes the default one) and does nothing elsewhere; Escape still closes."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            focused = self.focusWidget()
+            if isinstance(focused, QPushButton) and focused.isEnabled() and focused.isVisible():
+                focused.click()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def _choose(self, model: str) -> None:
         self.chosen_model = model
@@ -324,7 +369,7 @@ class SetupDialog(QDialog):
         decile = math.floor(p.percent / 10)
         if p.phase == "downloading" and decile > self._last_decile and decile < 10:
             self._last_decile = decile
-            self.announcer.announce(line)
+            self._speak(line)
 
     def _download_ended(self) -> ModelSpec | None:
         spec, self._downloading = self._downloading, None
@@ -391,7 +436,8 @@ class SetupDialog(QDialog):
 
 
 def choose_model(parent: QWidget | None = None, **kwargs: object) -> str | None:
-    """Show setup modally; the chosen model (a name or a folder), or None for Later."""
+    """Show setup modally; the chosen model (a name or a folder), or None for Later. `say`
+    (in kwargs) is how its sentences reach the user."""
     dialog = SetupDialog(parent, **kwargs)  # type: ignore[arg-type]
     try:
         return dialog.chosen_model if dialog.exec() == QDialog.DialogCode.Accepted else None

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.controller import Controller, Picture, State
 
+DESCRIPTION_HELP = "What Lookaloud found in the current picture."
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
 NOTHING_TO_PASTE = "There is no picture or text on the clipboard to paste."
 # How often the Stop button looks whether Lookaloud still speaks, while it does: speech runs on
@@ -95,7 +96,7 @@ class MainWindow(QMainWindow):
         self.preview.setMinimumSize(260, 200)
         self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.preview.setFrameShape(QLabel.Shape.StyledPanel)
-        self.description = _named(QPlainTextEdit(), "Description", "What Lookaloud found in the current picture.")
+        self.description = _named(QPlainTextEdit(), "Description", DESCRIPTION_HELP)
         self.description.setReadOnly(True)
         self.description.setTabChangesFocus(True)
         self.conversation = _named(QListWidget(), "Conversation",
@@ -336,6 +337,9 @@ class MainWindow(QMainWindow):
                                              Qt.TransformationMode.SmoothTransformation))
         self.preview.setAccessibleDescription(f"Picture from {picture.source}. {picture.description}")
         self.description.setPlainText(picture.description or "Looking at the picture…")
+        # A screen reader reads only the line at the caret of a text box on focus (Orca 43 cut
+        # "... The title is: Trains." at the wrap): the description holds the whole text.
+        self.description.setAccessibleDescription(picture.description or DESCRIPTION_HELP)
         self.conversation.clear()
         for question, answer in picture.conversation:
             self.conversation.addItem(f"Q: {question}  A: {answer}")

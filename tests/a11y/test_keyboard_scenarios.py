@@ -37,7 +37,9 @@ def test_open_a_picture_with_ctrl_o_and_hear_its_description(running_app, tmp_pa
     described = launcher.wait_until(
         lambda: next((d for n in running_app.tree("Lookaloud") if n["name"] == "Description"
                       and (d := n["text"]) and "Looking" not in d), None), 60, "no description appeared")
-    assert described in running_app.announcements[heard_before:]
+    # The announcement can reach the agent a moment after the text (another event may go first).
+    launcher.wait_until(lambda: described in running_app.announcements[heard_before:], 10,
+                        "the description was not announced", on_fail=lambda: str(running_app.announcements))
     assert status_text(running_app) == described
     assert focus["role"] == "text"
     history = [n["name"] for n in running_app.tree("Lookaloud") if n["role"] == "list item"]

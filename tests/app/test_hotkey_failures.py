@@ -76,7 +76,8 @@ def _settings_as_shown(qtbot, app: LookaloudApp) -> dict[str, str]:
 
     def look() -> None:
         dialog = QApplication.activeModalWidget()
-        if dialog is None or not hasattr(dialog, "hotkey_fields"):
+        # Its pages are added once it is active (settings_dialog.py says why).
+        if dialog is None or not hasattr(dialog, "hotkey_fields") or not dialog.tabs.count():
             QTimer.singleShot(50, look)
             return
         seen["message"] = dialog.hotkey_message.text() if dialog.hotkey_message.isVisible() else ""

@@ -101,7 +101,8 @@ def test_the_main_window_with_large_text_and_high_contrast(qtbot, make_app, larg
 
 def test_every_settings_tab_with_large_text_and_high_contrast(qtbot, large_high_contrast):
     dialog = SettingsDialog(Settings(model="blip2-opt-2.7b"))
-    qtbot.addWidget(dialog)
+    show_active(qtbot, dialog)  # the pages are added once the dialog is active
+    assert dialog.tabs.count() == 6
     for index in range(dialog.tabs.count()):
         dialog.tabs.setCurrentIndex(index)
         check(qtbot, dialog, large_high_contrast)

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QToolButton,
+)
 
 from desktop_app import settings as settings_module
 from desktop_app.hotkeys.base import DEFAULT_HOTKEYS, Action, busy_message
@@ -174,3 +182,54 @@ def test_a_screen_reader_finds_every_control_named_on_the_accessibility_bus(qtbo
         if tab == "Hotkeys":
             assert {"Describe screen:", "Stop speaking:"} <= labelled
             assert ("push button", "Restore default shortcuts") in {(n["role"], n["name"]) for n in nodes}
+
+
+def test_tab_from_the_tab_bar_goes_to_the_page_not_to_scroll_buttons(qtbot, dialog_settings) -> None:
+    """Orca read "Scroll Right push button" between the tabs and the first field."""
+    dialog = dialog_settings()
+    bar = dialog.tabs.tabBar()
+    assert QApplication.focusWidget() is bar
+    qtbot.keyClick(bar, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is dialog.model_combo
+    scroll_buttons = [b for b in bar.findChildren(QToolButton) if b.isVisible() or b.focusPolicy() & Qt.FocusPolicy.TabFocus]
+    assert scroll_buttons == []
+    # The tabs fit, so nothing needed scrolling.
+    assert all(bar.tabRect(i).right() <= bar.width() for i in range(bar.count()))
+
+
+def test_the_dialog_opens_named_with_focus_inside_it(qtbot) -> None:
+    """What a screen reader reads on opening: the window's name, then the focused tab. (That Orca
+    says the title is checked with the real Orca in tests/a11y/test_orca_dialogs.py.)"""
+    dialog = SettingsDialog(Settings(model="blip2-opt-2.7b"), voices=VOICES)
+    assert dialog.tabs.count() == 0  # pages wait for the activation (settings_dialog.py says why)
+    show_active(qtbot, dialog)
+    assert dialog.tabs.count() == len(TAB_NAMES)
+    assert dialog.windowTitle() == dialog.accessibleName() == "Lookaloud settings"
+    assert QApplication.focusWidget() is dialog.tabs.tabBar() and dialog.isAncestorOf(QApplication.focusWidget())
+
+
+@pytest.mark.parametrize("key", [Qt.Key.Key_Down, Qt.Key.Key_End])
+def test_changing_a_closed_combo_box_with_the_keys_is_said(qtbot, dialog_settings, key) -> None:
+    """Orca says nothing when a closed Qt combo box changes (no AT-SPI Selection interface)."""
+    dialog = dialog_settings()
+    announced: list[str] = []
+    dialog.announcer.announce = announced.append  # type: ignore[method-assign]
+    dialog.tabs.setCurrentIndex(TAB_NAMES.index("Speech"))
+    dialog.mode_combo.setFocus()
+    qtbot.keyClick(dialog.mode_combo, key)
+    assert dialog.mode_combo.currentText() in ("My screen reader", "Both")
+    assert announced == [dialog.mode_combo.currentText()]
+    # Changed by the dialog itself (not by the user's keys on it): nothing is said.
+    dialog.language_combo.setCurrentIndex(2)
+    assert announced == [dialog.mode_combo.currentText()]
+
+
+def test_the_dialog_says_its_sentences_through_the_apps_speech(qtbot) -> None:
+    said: list[str] = []
+    dialog = SettingsDialog(Settings(model="blip2-opt-2.7b"), voices=VOICES, say=said.append)
+    show_active(qtbot, dialog)
+    dialog.tabs.setCurrentIndex(TAB_NAMES.index("Speech"))
+    dialog.voice_combo.setFocus()
+    qtbot.keyClick(dialog.voice_combo, Qt.Key.Key_Down)
+    dialog.on_restore_clicked()
+    assert said == ["English (Great Britain)", "The default shortcuts are back. Press OK or Apply to use them."]

@@ -258,3 +258,40 @@ def test_a_screen_reader_finds_every_control_named_on_the_accessibility_bus(qtbo
     items = [n["name"] for n in nodes if n["role"] == "list item"]
     texts = [dialog.model_list.item(i).text() for i in range(dialog.model_list.count())]
     assert items and set(items) <= set(texts) and "recommended" in items[0]  # rows scrolled away are not showing
+
+
+def test_enter_on_the_model_list_downloads_nothing_and_says_how_to(qtbot, dialog_setup, fake_hub) -> None:
+    """A screen reader user presses Enter on a list item to choose it; the dialog promises that
+    nothing is downloaded until Download is pressed, so Enter there must not start 3.4 GB."""
+    publish(fake_hub)
+    dialog = dialog_setup()
+    select(dialog, "tiny-describer")
+    dialog.model_list.setFocus()
+    qtbot.keyClick(dialog.model_list, Qt.Key.Key_Return)
+    qtbot.keyClick(dialog.model_list, Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier)
+    qtbot.wait(300)  # a download would have asked the hub by now
+    assert not dialog.is_downloading() and fake_hub.requests == []
+    assert dialog.isVisible() and QApplication.focusWidget() is dialog.model_list
+    assert dialog.announced[-1] == ("To download tiny-describer, 1 megabytes, press Alt+D or Tab to Download and "
+                                    "press it. Nothing is downloaded until then.")
+    assert dialog.status_label.text() == dialog.announced[-1]
+    # Enter on a focused button presses that button, as everywhere else.
+    dialog.download_button.setFocus()
+    with qtbot.waitSignal(dialog.model_chosen, timeout=20_000):
+        qtbot.keyClick(dialog.download_button, Qt.Key.Key_Return)
+
+
+def test_download_errors_and_progress_are_said_through_the_apps_speech(qtbot, fake_hub, monkeypatch, tmp_path) -> None:
+    """Orca 43 ignores Qt's announcements: what the dialog says goes to the app's speech (`say`)."""
+    monkeypatch.setattr(catalog, "demo_folder", lambda: tmp_path / "no-demo")
+    publish(fake_hub)
+    fake_hub.corrupt.add("model.safetensors")
+    said: list[str] = []
+    dialog = SetupDialog(machine=LAPTOP, models=[tiny_spec()], say=said.append)
+    show_active(qtbot, dialog)
+    press(qtbot, dialog.download_button)
+    qtbot.waitUntil(lambda: not dialog.is_downloading(), timeout=20_000)
+    error = dialog.status_label.text()
+    assert error.startswith("The file model.safetensors arrived damaged") and said[-1] == error
+    assert said[0].startswith("Downloading tiny-describer.")
+    assert any(t.startswith("0 percent") for t in said)  # progress too
