@@ -194,6 +194,7 @@ class PrismSpeaker(QueuedSpeaker):
         self._context: Any = None
         self._backend: Any = None
         self._lock = threading.Lock()  # stop() comes from other threads
+        self._can_braille = False  # set on the speaker's thread once prism's backend is open
         self.open_error: str | None = None
         super().__init__(listener)
 
@@ -218,6 +219,7 @@ class PrismSpeaker(QueuedSpeaker):
             return
         with self._lock:
             self._backend = backend
+            self._can_braille = bool(backend.features.supports_braille)
 
     def _close_engine(self) -> None:
         with self._lock:
@@ -255,14 +257,29 @@ class PrismSpeaker(QueuedSpeaker):
         except Exception:
             logging.getLogger(__name__).debug("Braille failed.", exc_info=True)
 
+    @property
+    def shows_braille(self) -> bool | None:
+        """Whether this screen reader shows text in braille through prism; None until the
+        speaker's thread has opened prism. Any thread; never waits."""
+        if not self._opened.is_set():
+            return None
+        return self._can_braille
+
     def braille(self, text: str) -> bool:
-        """Show text on the braille display only (for 'Both': the own voice speaks); True when
-        the screen reader took it. Any thread; returns at once."""
-        backend = self._backend
-        if backend is None or not text.strip() or not backend.features.supports_braille:
+        """Show text on the braille display only, never spoken (for "Both": the own voice speaks
+        it); False when this screen reader has no braille through prism (Speech Dispatcher, the
+        announcement). Any thread; returns at once: the display is written on the speaker's own
+        thread, as prism's objects must be."""
+        text = text.strip()
+        if not text or self.shows_braille is False:
             return False
-        self._braille(backend, text.strip())
+        self._enqueue(text, Priority.NORMAL, braille_only=True)
         return True
+
+    def _show_braille(self, text: str) -> None:
+        backend = self._backend
+        if backend is not None and self._can_braille:
+            self._braille(backend, text)
 
     def _interrupt(self) -> None:
         with self._lock:

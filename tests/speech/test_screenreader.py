@@ -361,6 +361,7 @@ def test_a_speech_only_backend_gets_braille_when_it_has_a_display() -> None:
         speaker.speak("A photo of a beach.")
         assert speaker.wait_until_done(10)
         assert speaker.braille("Beach.")  # 'Both' mode: the own voice speaks, the display shows
+        assert speaker.wait_until_done(10)  # written on the speaker's own thread, as prism's objects must be
     finally:
         speaker.close()
     assert backend.calls[:3] == [("speak", "A photo of a beach."), ("braille", "A photo of a beach."), ("braille", "Beach.")]
