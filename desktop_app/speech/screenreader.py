@@ -14,6 +14,9 @@ maintained library that speaks the way each screen reader documents and also bra
 - NVDA (its controller client: speech and `brailleMessage`), JAWS, Narrator (a UIA
   notification), VoiceOver.
 
+For "Both" (speech/output.py) the own voice speaks and `PrismSpeaker.braille()` shows the text
+on the braille display only, queued on the speaker's thread like its speech.
+
 Hand-written here, because prism has no such thing: knowing *which* screen reader runs (prism's
 best backend on Linux is Speech Dispatcher whether or not Orca runs, and its Orca backend answers
 only to Orca 49+), so detection looks at processes and at Orca's D-Bus name; and the Qt
