@@ -121,12 +121,13 @@ def caption_names_text(caption: str) -> bool:
     return bool(_NAMES_TEXT.search(caption))
 
 
-def _edge_cut(line: OcrLine, image_size: tuple[int, int]) -> tuple[str, bool, bool]:
+def _edge_cut(line: OcrLine, image_size: tuple[int, int]) -> tuple[str, bool, bool, bool]:
     """The line's text without a word cut off by a side of the picture; and whether it was cut
-    at the start, and whether it goes on past the right side."""
+    at the start, whether a word was cut at the end, and whether it may go on past the right
+    side (it ends close to it, with no full stop: a wrapped line, or a cut one)."""
     words = line.text.split()
     if not words:
-        return "", False, False
+        return "", False, False, False
     gap = image_size[0] - line.box.right
     touches_end = gap <= _EDGE_PX
     at_start = line.box.left <= _EDGE_PX
@@ -135,7 +136,7 @@ def _edge_cut(line: OcrLine, image_size: tuple[int, int]) -> tuple[str, bool, bo
     if at_start and words:
         words = words[1:]
     near_end = gap <= max(_EDGE_PX, _NEAR_EDGE_HEIGHTS * line.box.height) and line.text[-1] not in ".!?…:"
-    return " ".join(words), at_start, touches_end or near_end
+    return " ".join(words), at_start, touches_end, touches_end or near_end
 
 
 def _ends_sentence(text: str) -> bool:
@@ -158,24 +159,26 @@ def text_pieces(ocr: OcrResult, skip: set[int] | None = None) -> list[tuple[str,
     pieces: list[tuple[str, bool]] = []
     for block in ocr.blocks:
         current: str | None = None
-        current_cut = False
+        current_cut = current_broken = False
         for line in block.lines:
             if skip and id(line) in skip:
                 continue
-            text, cut_start, cut_end = _edge_cut(line, ocr.image_size)
+            text, cut_start, broken, goes_on = _edge_cut(line, ocr.image_size)
             text = " ".join(text.split())
             if not text:
                 continue
-            if current is not None and not current_cut and not cut_start and _continues(current, text):
+            # A line whose last word the edge cut is not continued by the next one (what lies
+            # between is outside the picture); one that merely ends near the edge may wrap.
+            if current is not None and not current_broken and not cut_start and _continues(current, text):
                 if current.endswith("-") and current[-2:-1].isalpha() and text[0].islower():
                     current = current[:-1] + text  # a word hyphenated across two lines
                 else:
                     current = f"{current} {text}"
-                current_cut = cut_end
+                current_cut, current_broken = goes_on, broken
                 continue
             if current is not None:
                 pieces.append((current, current_cut))
-            current, current_cut = text, cut_end
+            current, current_cut, current_broken = text, goes_on, broken
         if current is not None:
             pieces.append((current, current_cut))
     return pieces

@@ -128,3 +128,15 @@ def test_one_word_longer_than_the_limit_is_kept_whole() -> None:
     ocr = OcrResult([OcrBlock([OcrLine(address, Box(10, 10, 500, 30), 0.9)])], "test", "en", (800, 600))
     spoken = compose_description("a web page", PictureKind.SCREENSHOT, ocr)
     assert address in spoken, spoken
+
+
+def test_a_region_drawn_tight_around_a_paragraph_reads_whole_sentences() -> None:
+    rows = ["Your changes have been saved to the", "documents folder. Open the settings to",
+            "choose a different voice and speed."]
+    picture = _draw(rows, 620)
+    font = ImageFont.truetype(str(FONT), 20)
+    right = 16 + int(max(font.getlength(row) for row in rows)) + 3  # the region's edge just past the text
+    ocr = read_text(picture.crop((0, 0, right, picture.height)))
+    spoken = compose_description("a screenshot of a computer screen", PictureKind.SCREENSHOT, ocr)
+    assert spoken == ("A screenshot. It says: Your changes have been saved to the documents folder. "
+                      "Open the settings to choose a different voice and speed."), spoken
