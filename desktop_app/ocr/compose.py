@@ -1,10 +1,18 @@
 """The spoken description, composed from the model's caption, the picture's kind and its text.
 
 For a screenshot or document the caption is the least reliable part (BLIP-2 learned from
-photos), so it is hedged or dropped, and the text leads: the title (the largest text near
-the top), then the first lines, then a pointer to Read text when there is more. For a photo
-the caption leads and any text found in it follows. Pure string work; safe on any thread.
+photos), so it is hedged or dropped, and the text leads: the window's title when the window
+system gave one (a captured window or screen; a region, a file or a pasted picture has no
+title, so none is said and none is guessed), then the first pieces of text, then "There is
+more text" with a pointer to Read text when there is more. For a photo the caption leads and
+any text found in it follows. Pure string work; safe on any thread.
+
+What is spoken is never cut inside a word: lines that wrap inside one block of text are joined
+back into their sentence before anything is shortened, a word cut off by the picture's edge (a
+region drawn through a line) is left out and said as a trailing "…", and shortening happens at
+the end of a sentence or, failing that, between words, with "…" where a sentence goes on.
 """
+
 
 from __future__ import annotations
 
@@ -13,7 +21,8 @@ import re
 from desktop_app.ocr.kind import Classification, PictureKind
 from desktop_app.ocr.types import OcrLine, OcrResult
 
-# How much text a description speaks before pointing to Read text.
+# How much text a description speaks before pointing to Read text (pieces: a line, or the
+# lines of one wrapped sentence).
 FIRST_LINES = 3
 MAX_SPOKEN_CHARS = 240
 MAX_PHOTO_TEXT_CHARS = 120
@@ -37,19 +46,22 @@ def _sentence(text: str) -> str:
     if not text:
         return ""
     text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?:" else text + "."
+    return text if text[-1] in ".!?:…" else text + "."
 
 
 def _clip(text: str, limit: int) -> tuple[str, bool]:
     """`text` cut to at most `limit` characters, and whether it was cut: at the end of a
-    sentence when one ends in the last two thirds, else at a word boundary."""
+    sentence when one ends in the last two thirds, else between two words (never inside one:
+    a single word longer than `limit` is kept whole)."""
     if len(text) <= limit:
         return text, False
-    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text[: limit + 1])]
+    ends = [m.end() for m in re.finditer(r"[.!?…](?=\s)", text[: limit + 1])]
     if ends and ends[-1] > limit / 3:
         return text[: ends[-1]], True
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:-"), True
+    space = text.rfind(" ", 0, limit + 1)
+    if space <= 0:
+        return text.split(" ", 1)[0], True
+    return text[:space].rstrip(",;:-–— "), True
 
 
 def _content(caption: str) -> str:
@@ -77,18 +89,6 @@ def hedge_caption(caption: str, kind: PictureKind) -> str:
     return _sentence(f"Probably {stripped[0].lower() + stripped[1:]}") if stripped else ""
 
 
-def title_line(ocr: OcrResult) -> OcrLine | None:
-    """The title: the tallest line in the top third of the picture (the top line if all are
-    the same size), or the tallest line anywhere when nothing is near the top."""
-    lines = ocr.lines
-    if not lines:
-        return None
-    top_third = [line for line in lines if line.box.top < ocr.image_size[1] / 3] or lines
-    tallest = max(line.box.height for line in top_third)
-    # Within 15 %: equal sizes; then the one read first wins.
-    return next(line for line in top_third if line.box.height >= 0.85 * tallest)
-
-
 def _letters(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
@@ -99,29 +99,146 @@ def _echoes(line: OcrLine, title: str) -> bool:
     return bool(a) and (a == b or (min(len(a), len(b)) >= 0.8 * max(len(a), len(b)) and (a in b or b in a)))
 
 
+MORE_TEXT = "There is more text. Use Read text to hear it all."
+
+# A line whose box touches a side of the picture (within this many pixels) was cut there: its
+# word at that side is partial ("The active win" for "The active window"). Text a window or a
+# page shows whole has a margin around it.
+_EDGE_PX = 2
+# A line that ends this close to the right side (in line heights) with no full stop probably
+# goes on past it (the reader dropped a sliver of the next word): said with a trailing "…".
+_NEAR_EDGE_HEIGHTS = 0.6
+# Captions that already say the picture holds words: "No text was found" would contradict them
+# (the text reader misses a sign's word that the model read).
+_NAMES_TEXT = re.compile(
+    r"\b(?:says?|saying|reads?|reading|written|writing|words?|text|letters?|labell?ed|titled|signs?)\b",
+    re.IGNORECASE,
+)
+
+
+def caption_names_text(caption: str) -> bool:
+    """Whether the caption says there are words in the picture ("a sign that says stop")."""
+    return bool(_NAMES_TEXT.search(caption))
+
+
+def _edge_cut(line: OcrLine, image_size: tuple[int, int]) -> tuple[str, bool, bool, bool]:
+    """The line's text without a word cut off by a side of the picture; and whether it was cut
+    at the start, whether a word was cut at the end, and whether it may go on past the right
+    side (it ends close to it, with no full stop: a wrapped line, or a cut one)."""
+    words = line.text.split()
+    if not words:
+        return "", False, False, False
+    gap = image_size[0] - line.box.right
+    touches_end = gap <= _EDGE_PX
+    at_start = line.box.left <= _EDGE_PX
+    if touches_end:
+        words = words[:-1]
+    if at_start and words:
+        words = words[1:]
+    near_end = gap <= max(_EDGE_PX, _NEAR_EDGE_HEIGHTS * line.box.height) and line.text[-1] not in ".!?…:"
+    return " ".join(words), at_start, touches_end, touches_end or near_end
+
+
+def _ends_sentence(text: str) -> bool:
+    return text[-1] in ".!?…"
+
+
+def _continues(previous: str, following: str) -> bool:
+    """Whether `following`, the next line of the same block, goes on with `previous`'s sentence
+    (a label or paragraph wrapped by its width) rather than starting a piece of its own."""
+    if previous[-1] in ".!?…:;":
+        return False
+    return (following[0].islower() or previous[-1] in ",-–(" or following[0] in ")-–,"
+            or _ends_sentence(following))
+
+
+def text_pieces(ocr: OcrResult, skip: set[int] | None = None) -> list[tuple[str, bool]]:
+    """The text to speak, in reading order, as pieces: the lines of one block that wrap one
+    sentence are joined back together; each piece is (text, whether it goes on past the
+    picture's edge). `skip` holds the ids of lines to leave out (a title already said)."""
+    pieces: list[tuple[str, bool]] = []
+    for block in ocr.blocks:
+        current: str | None = None
+        current_cut = current_broken = False
+        for line in block.lines:
+            if skip and id(line) in skip:
+                continue
+            text, cut_start, broken, goes_on = _edge_cut(line, ocr.image_size)
+            text = " ".join(text.split())
+            if not text:
+                continue
+            # A line whose last word the edge cut is not continued by the next one (what lies
+            # between is outside the picture); one that merely ends near the edge may wrap.
+            if current is not None and not current_broken and not cut_start and _continues(current, text):
+                if current.endswith("-") and current[-2:-1].isalpha() and text[0].islower():
+                    current = current[:-1] + text  # a word hyphenated across two lines
+                else:
+                    current = f"{current} {text}"
+                current_cut, current_broken = goes_on, broken
+                continue
+            if current is not None:
+                pieces.append((current, current_cut))
+            current, current_cut, current_broken = text, goes_on, broken
+        if current is not None:
+            pieces.append((current, current_cut))
+    return pieces
+
+
+def _spoken_piece(text: str, cut: bool) -> str:
+    """A piece as the voice should say it: a full stop at its end (a label ending in ":" runs on
+    into its value), or "…" where the text goes on past the picture's edge."""
+    text = text.rstrip(",;-–— ") or text
+    if cut:
+        return text.rstrip(".!?:") + "…"
+    return text if text[-1] in ".!?:;…" else text + "."
+
+
+def speak_pieces(pieces: list[tuple[str, bool]], limit: int, max_pieces: int) -> tuple[str, bool]:
+    """The first pieces, at most `max_pieces` and about `limit` characters, shortened only at a
+    sentence's end or between words ("…" where the sentence goes on); and whether text is left
+    unsaid."""
+    chosen: list[str] = []
+    spoken = 0
+    for text, cut in pieces[:max_pieces]:
+        if chosen and spoken + len(text) > limit:
+            break
+        chosen.append(_spoken_piece(text, cut))
+        spoken += len(text)
+    if not chosen:
+        return "", False
+    text, shortened = _clip(" ".join(chosen), limit)
+    if shortened and not _ends_sentence(text):
+        text = text.rstrip(".!?:;,") + "…"
+    return text, shortened or len(chosen) < len(pieces)
+
+
 def compose_description(caption: str, kind: PictureKind | Classification, ocr: OcrResult | None,
                         window_title: str | None = None, whole_screen: bool = False,
                         say_kind: bool = True) -> str:
     """The description to speak.
 
-    Screenshot/document: hedged caption (or "A screenshot."), "The title is: ...", "It says:
-    <first lines>", and "Use Read text for the rest." when more text was found.
-    Photo: the caption, then "There is text: ..." when text was found in it.
-    `window_title`, when the picture was captured from the screen, is the active window's real
-    title: it replaces the guess from the text ("The active window is: ..." for a whole screen).
+    Screenshot/document: hedged caption (or "A screenshot."), the window's title when one was
+    given ("The title is: ..."; "The active window is: ..." for a whole screen), "It says:
+    <first pieces of text>", and MORE_TEXT when more was found. Photo: the caption, the window
+    it was in ("The window is: ..."), then "There is text: ...".
+    `window_title` is the captured window's real title from the window system: a region, a
+    file or a pasted picture has none, and then no title is said (nor guessed from the text:
+    the largest text of a region is not its title).
     """
     if isinstance(kind, Classification):
         kind = kind.kind
     lines = ocr.lines if ocr else []
-    title_sentence = _sentence(f"{'The active window is' if whole_screen else 'The title is'}: {window_title}") \
-        if window_title else ""
+    skip = {id(line) for line in lines if window_title and _echoes(line, window_title)}
+    pieces = text_pieces(ocr, skip) if ocr is not None else []
     if kind is PictureKind.PHOTO:
-        parts = [_sentence(caption) or "A picture."] + ([title_sentence] if title_sentence else [])
+        parts = [_sentence(caption) or "A picture."]
         if window_title:
-            lines = [line for line in lines if not _echoes(line, window_title)]
-        if lines:
-            text, cut = _clip(" ".join(line.text for line in lines), MAX_PHOTO_TEXT_CHARS)
-            parts.append(f"There is text: {text}..." if cut else _sentence(f"There is text: {text}"))
+            parts.append(_sentence(f"The window is: {window_title}"))
+        if pieces:
+            text, more = speak_pieces(pieces, MAX_PHOTO_TEXT_CHARS, len(pieces))
+            parts.append(_sentence(f"There is text: {text}"))
+            if more:
+                parts.append(MORE_TEXT)
         return " ".join(parts)
 
     if say_kind:
@@ -129,32 +246,16 @@ def compose_description(caption: str, kind: PictureKind | Classification, ocr: O
     else:
         opening = _sentence(_content(caption))
     parts = [opening] if opening else []
-    if title_sentence:
-        parts.append(title_sentence)
-    if not lines or ocr is None:
+    if window_title:
+        parts.append(_sentence(f"{'The active window is' if whole_screen else 'The title is'}: {window_title}"))
+    if not pieces:
+        if opening and caption_names_text(caption):
+            return " ".join(parts)  # the caption read words the text reader missed: never contradict it
         it = "it" if parts else "the picture"
         parts.append(f"No other text was found in {it}." if window_title else f"No text was found in {it}.")
         return " ".join(parts)
-    if window_title:
-        title = None
-        rest = [line for line in lines if not _echoes(line, window_title)]
-    else:
-        title = title_line(ocr)
-        rest = [line for line in lines if line is not title]
-    if title is not None:
-        parts.append(_sentence(f"The title is: {title.text.rstrip(':').strip()}"))
-    first: list[str] = []
-    spoken = 0
-    for line in rest[:FIRST_LINES]:
-        if spoken + len(line.text) > MAX_SPOKEN_CHARS and first:
-            break
-        first.append(line.text)
-        spoken += len(line.text)
-    if first:
-        # Each line its own sentence, so the voice pauses between a window's separate texts
-        # (a label ending in ":" runs on into its value).
-        text, cut = _clip(" ".join(t if t[-1] in ".!?:;," else t + "." for t in first), MAX_SPOKEN_CHARS)
-        parts.append(_sentence(f"It says: {text}"))
-        if cut or len(first) < len(rest):
-            parts.append("Use Read text for the rest.")
+    text, more = speak_pieces(pieces, MAX_SPOKEN_CHARS, FIRST_LINES)
+    parts.append(_sentence(f"It says: {text}"))
+    if more:
+        parts.append(MORE_TEXT)
     return " ".join(parts)

@@ -7,6 +7,16 @@ screen reader -> silence, or the other way round), the one-time "no screen reade
 for `lookaloud describe --speak`. Its start removes the sound folders crashed runs left and its
 close() the process's own (desktop_app.speech.audio_out: no sound file outlives the app).
 
+"Both" never lets two voices talk at once: Lookaloud's own voice speaks, and the screen reader
+gets the same text for its braille display only, never for its speech (NVDA's brailleMessage,
+JAWS, Orca 49's remote controller, through prism). Where the screen reader offers no braille
+this way (Orca before 49, reached through Speech Dispatcher; the Qt announcement), "Both"
+speaks with the own voice alone. Chosen over "the screen reader speaks after the own voice":
+that says every result twice, doubling the time to hear it, and the second reading starts
+when the user has moved on, so Orca or NVDA would read it over their next key press; braille is
+what the own voice cannot give. The screen reader still speaks when the own voice cannot (no
+speech engine, no sound device): then it is the only voice.
+
 Every method returns at once and may be called from any thread (speech runs on the speakers'
 own threads), except close() and speak_and_wait(), which wait. Qt-free: the Qt announcement
 comes in as a plain callable (desktop_app.ui.announce.Announcer).
@@ -117,6 +127,7 @@ class SpeechOutput:
         self.earcons = EarconPlayer(self.audio_out)
         self.ticker = WorkingTicker(self.earcons)
         self.speakers: list[Speaker] = []
+        self._braille_to: Speaker | None = None  # "Both": the screen reader that shows it in braille
         self.apply(self.settings)
 
     # -- configuration -----------------------------------------------------------------------
@@ -141,7 +152,8 @@ class SpeechOutput:
         if event is SpeechEvent.FAILED:
             reader = self._reader
             if reader is not None and reader not in self.speakers:
-                self.speakers = [reader]  # no sound device: the screen reader says it
+                self.speakers = [reader]  # no sound device: the screen reader says it (and brailles it)
+                self._braille_to = None
                 reader.speak(text, Priority.NEXT)
             self.failures += 1
             if self.failures == 1:  # say it once, not after every sentence
@@ -173,11 +185,12 @@ class SpeechOutput:
         elif settings.mode == SpeechMode.SCREEN_READER:
             chosen = [reader or own]
         else:
-            chosen = [own, reader]
+            chosen = [own or reader]  # one voice; the screen reader's braille follows in speak()
         if settings.mode != SpeechMode.VOICE and reader is None and own is not None and not self._told_no_reader:
             self._told_no_reader = True
             self._tell(NO_SCREEN_READER_MESSAGE, via=[own])
         self.speakers = [s for s in chosen if s is not None] or [SilentSpeaker()]
+        self._braille_to = reader if settings.mode == SpeechMode.BOTH and reader not in self.speakers else None
         if own is not None:
             own.set_voice(settings.voice)
             own.set_rate(settings.rate)
@@ -197,9 +210,13 @@ class SpeechOutput:
     # -- speaking ----------------------------------------------------------------------------
 
     def speak(self, text: str, priority: Priority = Priority.NOW) -> None:
-        """Say text through every chosen output. NOW (the default) cuts off what is being said."""
+        """Say text through the chosen voice, and in "Both" show it on the screen reader's
+        braille display. NOW (the default) cuts off what is being said."""
         for speaker in self.speakers:
             speaker.speak(text, priority)
+        braille = getattr(self._braille_to, "braille", None)
+        if braille is not None:
+            braille(text)  # False where there is no display: the own voice alone is right then
 
     def is_heard(self) -> bool:
         """Whether what speak() says reaches the user by itself: through the screen reader, or

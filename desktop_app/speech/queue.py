@@ -27,6 +27,7 @@ class _Utterance:
     text: str
     priority: Priority
     generation: int
+    braille_only: bool = False  # shown on the braille display, never spoken (see _show_braille)
 
 
 class QueuedSpeaker(Speaker):
@@ -59,8 +60,11 @@ class QueuedSpeaker(Speaker):
             self.stop()
         if not text:
             return
+        self._enqueue(text, priority)
+
+    def _enqueue(self, text: str, priority: Priority, braille_only: bool = False) -> None:
         with self._cond:
-            item = _Utterance(text, priority, self._generation)
+            item = _Utterance(text, priority, self._generation, braille_only)
             if priority is Priority.NORMAL:
                 self._queue.append(item)
             else:
@@ -126,6 +130,12 @@ class QueuedSpeaker(Speaker):
         self._close_engine()
 
     def _deliver(self, item: _Utterance) -> None:
+        if item.braille_only:
+            try:
+                self._show_braille(item.text)
+            except Exception:
+                logging.getLogger(__name__).debug("Braille failed.", exc_info=True)
+            return
         if self._open_error is not None:
             self._emit(SpeechEvent.FAILED, item.text)
             return
@@ -156,6 +166,9 @@ class QueuedSpeaker(Speaker):
 
     def _close_engine(self) -> None:
         pass
+
+    def _show_braille(self, text: str) -> None:
+        """Optional: shows text on the braille display without speaking it, on the owner thread."""
 
     @abstractmethod
     def _say(self, text: str, generation: int) -> None: ...

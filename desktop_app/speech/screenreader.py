@@ -14,9 +14,14 @@ maintained library that speaks the way each screen reader documents and also bra
 - NVDA (its controller client: speech and `brailleMessage`), JAWS, Narrator (a UIA
   notification), VoiceOver.
 
+For "Both" (speech/output.py) the own voice speaks and `PrismSpeaker.braille()` shows the text
+on the braille display only, queued on the speaker's thread like its speech.
+
 Hand-written here, because prism has no such thing: knowing *which* screen reader runs (prism's
 best backend on Linux is Speech Dispatcher whether or not Orca runs, and its Orca backend answers
-only to Orca 49+), so detection looks at processes and at Orca's D-Bus name; and the Qt
+only to Orca 49+), so detection looks at processes (on Linux only those of this session's
+display: another user's or another X server's Orca reads nothing of Lookaloud's) and at Orca's
+D-Bus name; and the Qt
 accessibility announcement (`AnnouncementSpeaker`), the last way out when prism cannot reach
 the screen reader. Qt-free: the Qt announcement arrives as a plain callable.
 """
@@ -68,15 +73,40 @@ _PREFERENCE = [
 ]
 
 
+def _display_of(env: dict[str, str]) -> tuple[str, str] | None:
+    """The X11 and Wayland display an environment names (":1.0" is ":1"), None for neither."""
+    x11, wayland = env.get("DISPLAY", ""), env.get("WAYLAND_DISPLAY", "")
+    if not x11 and not wayland:
+        return None
+    if x11.count(":") == 1 and "." in x11.rsplit(":", 1)[1]:
+        x11 = x11.rsplit(".", 1)[0]
+    return x11, wayland
+
+
+def _on_another_display(proc: Any, ours: tuple[str, str] | None) -> bool:
+    """Whether a screen reader's process serves another display than this one (another user's
+    session, another seat, another test's X server): it reads nothing of Lookaloud's."""
+    if ours is None:
+        return False
+    try:
+        theirs = _display_of(proc.environ())
+    except Exception:  # noqa: BLE001 - not ours to read (another user): it cannot be told apart
+        return False
+    return theirs is not None and theirs != ours
+
+
 def _running_process_names() -> list[str]:
     import psutil
 
+    ours = _display_of(dict(os.environ)) if sys.platform.startswith("linux") else None
     names: list[str] = []
     for proc in psutil.process_iter(["name", "cmdline"]):
         info = proc.info
-        names.append(info.get("name") or "")
         # Orca is a Python script: its process may be called python3; its script is in argv.
-        names.extend(os.path.basename(arg) for arg in (info.get("cmdline") or [])[:2])
+        found = [info.get("name") or ""] + [os.path.basename(arg) for arg in (info.get("cmdline") or [])[:2]]
+        if any(n.lower() in _PROCESS_NAMES for n in found) and _on_another_display(proc, ours):
+            continue
+        names.extend(found)
     return names
 
 
@@ -194,6 +224,7 @@ class PrismSpeaker(QueuedSpeaker):
         self._context: Any = None
         self._backend: Any = None
         self._lock = threading.Lock()  # stop() comes from other threads
+        self._can_braille = False  # set on the speaker's thread once prism's backend is open
         self.open_error: str | None = None
         super().__init__(listener)
 
@@ -218,6 +249,7 @@ class PrismSpeaker(QueuedSpeaker):
             return
         with self._lock:
             self._backend = backend
+            self._can_braille = bool(backend.features.supports_braille)
 
     def _close_engine(self) -> None:
         with self._lock:
@@ -255,14 +287,29 @@ class PrismSpeaker(QueuedSpeaker):
         except Exception:
             logging.getLogger(__name__).debug("Braille failed.", exc_info=True)
 
+    @property
+    def shows_braille(self) -> bool | None:
+        """Whether this screen reader shows text in braille through prism; None until the
+        speaker's thread has opened prism. Any thread; never waits."""
+        if not self._opened.is_set():
+            return None
+        return self._can_braille
+
     def braille(self, text: str) -> bool:
-        """Show text on the braille display only (for 'Both': the own voice speaks); True when
-        the screen reader took it. Any thread; returns at once."""
-        backend = self._backend
-        if backend is None or not text.strip() or not backend.features.supports_braille:
+        """Show text on the braille display only, never spoken (for "Both": the own voice speaks
+        it); False when this screen reader has no braille through prism (Speech Dispatcher, the
+        announcement). Any thread; returns at once: the display is written on the speaker's own
+        thread, as prism's objects must be."""
+        text = text.strip()
+        if not text or self.shows_braille is False:
             return False
-        self._braille(backend, text.strip())
+        self._enqueue(text, Priority.NORMAL, braille_only=True)
         return True
+
+    def _show_braille(self, text: str) -> None:
+        backend = self._backend
+        if backend is not None and self._can_braille:
+            self._braille(backend, text)
 
     def _interrupt(self) -> None:
         with self._lock:

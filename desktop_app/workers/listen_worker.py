@@ -10,27 +10,33 @@ signals. Wiring (workers/listening.py does it for the app):
     second press -> worker.stop()                  # direct call: listen() is busy in that thread
     shutdown     -> thread.stop()                  # worker.cancel(), quit(), wait()
 
-Signals, in order: listening_started (the microphone is open: play the start sound),
-listening_finished (recording over: play the end sound), then transcribed(text) or failed(message).
-A microphone that cannot open gives failed(message) alone. Every message is one sentence to speak.
+Signals, in order: listening_started (the microphone is open), listening_finished (speech was
+heard and the recording is over: play the end sound), then transcribed(text) or failed(message).
+Nothing heard (silence), a microphone that cannot open or fails, and a speech model that is not
+installed each give failed(message) alone: one error sound and one sentence, never the end sound
+as well. The app's "listening" sound does not wait for this thread: workers/listening.py plays
+it at the key press, and this worker opens the microphone before it loads Whisper (its frames
+wait in the microphone's queue meanwhile), so a question asked right after the sound is kept.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.models.speech_catalog import SttModelError
+from desktop_app.models.store import resolve_stt_model
 from desktop_app.speech.listener import Listener, StopReason
 from desktop_app.speech.microphone import AudioSource, MicrophoneError, MicrophoneSource
 from desktop_app.speech.stt import SttError, Transcriber
 
 log = logging.getLogger(__name__)
 
-NOTHING_HEARD = "I did not hear a question. Press the ask key and speak after the sound."
+NOTHING_HEARD = "I did not hear a question."
 RECOGNITION_FAILED = "Speech recognition failed, so your question was not understood. Please try again."
 
 
@@ -70,7 +76,7 @@ class ListenWorker(QObject):
 
     def stop(self) -> None:
         """End the recording and transcribe what was said. Call directly from any thread.
-        Before the microphone has opened (the start sound), it calls the question off instead."""
+        Before the recording has begun (Whisper still loading), it calls the question off instead."""
         with self._lock:
             if self._listener is not None:
                 self._listener.stop()
@@ -106,16 +112,11 @@ class ListenWorker(QObject):
                 self._busy = False
 
     def _listen(self) -> None:
-        started = False
-
-        def on_started() -> None:
-            nonlocal started
-            started = True
-            self.listening_started.emit()
-
         try:
-            # Before the microphone opens: a missing model must not cost the user a spoken question.
-            self.transcriber.load()
+            if not self.transcriber.loaded:
+                # Before the microphone opens: a missing model must not cost the user a spoken
+                # question. Finding the folder is quick; loading it comes after the microphone.
+                resolve_stt_model(self.transcriber.model_name)
         except Exception as exc:  # noqa: BLE001
             self.failed.emit(_message(exc))
             return
@@ -123,27 +124,34 @@ class ListenWorker(QObject):
         error = ""
         try:
             with self._lock:
-                if self._called_off:  # pressed again while the model loaded: never open the microphone
+                if self._called_off:  # pressed again already: never open the microphone
                     return
-                listener = self._listener_factory(self._source_factory())
-                self._listener = listener
+                source = self._source_factory()
+            source.open()  # listening from here: what is said while Whisper loads waits in its queue
             try:
-                recording = listener.listen(on_started=on_started)
+                self.listening_started.emit()
+                self.transcriber.load()
+                with self._lock:
+                    if self._called_off:  # pressed again while Whisper loaded: the question is off
+                        return
+                    listener = self._listener_factory(_AlreadyOpen(source))
+                    self._listener = listener
+                recording = listener.listen()
             finally:
                 with self._lock:
                     self._listener, self._busy = None, False
+                source.close()
         except Exception as exc:  # noqa: BLE001 - a worker must report, never die silently
             error = _message(exc)
-        if started:
-            self.listening_finished.emit()
         if recording is None:
             self.failed.emit(error)
             return
         if recording.reason is StopReason.CANCELLED:
             return
         if not recording.heard_speech:
-            self.failed.emit(NOTHING_HEARD)
+            self.failed.emit(NOTHING_HEARD)  # one error sound and one sentence: no end sound first
             return
+        self.listening_finished.emit()
         try:
             text = self.transcriber.transcribe(recording.audio).text
         except Exception as exc:  # noqa: BLE001
@@ -153,3 +161,20 @@ class ListenWorker(QObject):
             self.transcribed.emit(text)
         else:
             self.failed.emit(NOTHING_HEARD)
+
+
+class _AlreadyOpen(AudioSource):
+    """A source the worker opened itself, handed to the Listener, whose `with` must neither open
+    it a second time nor close it (the worker does, once)."""
+
+    def __init__(self, source: AudioSource) -> None:
+        self._source = source
+
+    def open(self) -> None:
+        pass
+
+    def frames(self) -> Iterator[np.ndarray]:
+        return self._source.frames()
+
+    def close(self) -> None:
+        pass

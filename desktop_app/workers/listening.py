@@ -2,6 +2,11 @@
 choice and the ListenWorker in its thread, and `apply(old, new)` makes a change of speech
 model, language or microphone take effect at the next question.
 
+The "listening" sound comes at the key press: `listening_started` is emitted from listen() on
+the GUI thread, before the worker thread loads Whisper or opens the microphone (the first
+question used to wait seconds for the model before any sound). The worker opens the microphone
+before it loads Whisper, and keeps what is said meanwhile.
+
 GUI thread. The worker and its thread are built at the first question (Whisper costs memory
 and seconds to load), and built again at the next question after a change made them stale:
 never while a question is being heard, so applying settings never waits on a recording.
@@ -21,7 +26,8 @@ from desktop_app.workers.listen_worker import ListenWorker
 
 
 class Listening(QObject):
-    """The ask-aloud part. Signals are the worker's, passed on (see listen_worker.py)."""
+    """The ask-aloud part. `listening_started`: the ask key was taken (play the listening sound
+    now); the others are the worker's, passed on (see listen_worker.py)."""
 
     listening_started = Signal()
     listening_finished = Signal()
@@ -58,6 +64,7 @@ class Listening(QObject):
             if problem:
                 return problem
         assert self._worker is not None
+        self.listening_started.emit()  # the sound first: before Whisper loads and the microphone opens
         QTimer.singleShot(0, self._worker, self._worker.listen)
         return None
 
@@ -84,7 +91,6 @@ class Listening(QObject):
         pick = self.microphone_factory
         source = self.audio_source_factory or (lambda: pick(microphone))
         worker = ListenWorker(self.transcriber, source_factory=source)
-        worker.listening_started.connect(self.listening_started)
         worker.listening_finished.connect(self.listening_finished)
         worker.transcribed.connect(self.transcribed)
         worker.failed.connect(self.failed)

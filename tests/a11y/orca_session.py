@@ -8,6 +8,8 @@ speech-dispatcher speaking to it with espeak-ng, and Debian's real Orca, all pri
   SPEECHD_ADDRESS (Orca's Python client and libspeechd, which prism loads, both read it).
 - `Orca` starts `orca --replace` with a debug file, whose "SPEECH OUTPUT" lines say what
   Orca itself spoke and when.
+- `SpeechRelay` stands between one client (Lookaloud) and speech-dispatcher on a socket of its
+  own, passing everything through and noting what the client asked it to say (SSIP SPEAK).
 - `heard(wav)` transcribes a recording with Lookaloud's own Whisper (tiny.en, bundled).
 
 `missing()` says what is not installed, so a test can skip with that reason.
@@ -121,6 +123,65 @@ class SpeechServer:
 
     def close(self) -> None:
         _stop(self.proc)
+
+
+class SpeechRelay:
+    """A socket that passes SSIP through to `speech`, noting each text its clients send to be
+    spoken: give a client `env` and `said()` is what it made speech-dispatcher say."""
+
+    def __init__(self, folder: Path, speech: SpeechServer) -> None:
+        import socket
+        import threading
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "relay.sock"
+        self._target = str(speech.socket)
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(self.path))
+        self._server.listen(8)
+        self._sent = bytearray()
+        self._lock = threading.Lock()
+        self.env = {"SPEECHD_ADDRESS": f"unix_socket:{self.path}"}
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self._target)
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source, target, note: bool) -> None:  # type: ignore[no-untyped-def]
+        try:
+            while data := source.recv(65536):
+                if note:
+                    with self._lock:
+                        self._sent.extend(data)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def said(self) -> list[str]:
+        """The texts clients sent after SSIP SPEAK, in order."""
+        with self._lock:
+            text = self._sent.decode("utf-8", errors="replace")
+        return [m.strip() for m in re.findall(r"(?im)^SPEAK\r?\n(.*?)\r?\n\.\r?\n", text, re.DOTALL)]
+
+    def close(self) -> None:
+        self._server.close()
 
 
 def start_session_bus(folder: Path) -> tuple[subprocess.Popen, str]:

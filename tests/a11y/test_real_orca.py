@@ -1,6 +1,8 @@
 """Lookaloud heard through Debian's real Orca, the way an Orca user hears it: the sound server is
 recorded (a PulseAudio null sink), the recording is transcribed with Lookaloud's own Whisper,
-and the caption's words must be in it. Orca's own speech comes from its debug file.
+and the caption's words must be in it. Orca's own speech comes from its debug file; what
+Lookaloud itself sent to speech-dispatcher, from a relay on the socket Lookaloud is given (so
+"Both" can be seen to send nothing there while its own voice speaks: one voice at a time).
 
 The picture is a scene of the shapes demo model ("a red circle and a blue square..."), opened
 with Ctrl+O. Skips, with the reason, only where Orca, speech-dispatcher or PulseAudio are not
@@ -38,8 +40,12 @@ class Session:
                     "AT_SPI_BUS_ADDRESS": a11y_bus}
         self.orca = orca_session.Orca(root / "orca", self.env)
         self.orca.wait_until_speaking()
+        # Lookaloud reaches speech-dispatcher through this relay; Orca directly.
+        self.relay = orca_session.SpeechRelay(root / "relay", self.speech)
+        self.app_env = {**self.env, **self.relay.env}
 
     def close(self) -> None:
+        self.relay.close()
         self.orca.close()
         self.speech.close()
         self.sound.close()
@@ -125,15 +131,20 @@ def _assert_caption_heard(described: str, heard: str) -> None:
 
 def test_with_my_screen_reader_orca_says_the_description(session, agent, tmp_path, capsys):
     settings = {"model": "shapes-demo", "speech_mode": "screen_reader", "earcons": False}
-    described, heard, orca_after = _describe_heard(session, agent, tmp_path, settings, session.env, "open")
+    sent_before = len(session.relay.said())
+    described, heard, orca_after = _describe_heard(session, agent, tmp_path, settings, session.app_env, "open")
     with capsys.disabled():
         print(f"\n[{session.orca.version()}] described {described!r}; heard {heard!r}; Orca then said {orca_after!r}")
     _assert_caption_heard(described, heard)
+    # Through the relay: where the tests below see nothing sent, nothing was.
+    sent = session.relay.said()[sent_before:]
+    assert any(described in text for text in sent), sent
 
 
 def test_own_voice_is_heard_and_orca_does_not_talk_over_it(session, agent, tmp_path, capsys):
     settings = {"model": "shapes-demo", "speech_mode": "voice", "earcons": False}
-    env = {**session.env, "LOOKALOUD_AUDIO_PLAYER": "paplay"}
+    env = {**session.app_env, "LOOKALOUD_AUDIO_PLAYER": "paplay"}
+    sent_before = len(session.relay.said())
     described, heard, orca_after = _describe_heard(session, agent, tmp_path, settings, env, "paste")
     with capsys.disabled():
         print(f"\n[{session.orca.version()}] described {described!r}; heard {heard!r}; Orca then said {orca_after!r}")
@@ -141,3 +152,21 @@ def test_own_voice_is_heard_and_orca_does_not_talk_over_it(session, agent, tmp_p
     # A pasted picture moves no focus, so Orca stays quiet while the own voice speaks (it used
     # to read the question box, which took the focus after every description, over the voice).
     assert orca_after == [], orca_after
+    assert session.relay.said()[sent_before:] == []  # and Lookaloud sent Speech Dispatcher nothing
+
+
+def test_both_is_one_voice_at_a_time_with_orca_43(session, agent, tmp_path, capsys):
+    # "Both" with an Orca that has no remote controller, so no braille path through prism: the
+    # own voice speaks, and nothing goes to Speech Dispatcher, which used to say every
+    # description in a second voice at the same time as the own voice.
+    settings = {"model": "shapes-demo", "speech_mode": "both", "earcons": False}
+    env = {**session.app_env, "LOOKALOUD_AUDIO_PLAYER": "paplay"}
+    sent_before = len(session.relay.said())
+    described, heard, orca_after = _describe_heard(session, agent, tmp_path, settings, env, "paste")
+    sent = session.relay.said()[sent_before:]
+    with capsys.disabled():
+        print(f"\n[{session.orca.version()}] both: described {described!r}; heard {heard!r}; "
+              f"Orca then said {orca_after!r}; Lookaloud sent Speech Dispatcher {sent!r}")
+    _assert_caption_heard(described, heard)
+    assert orca_after == [], orca_after
+    assert sent == [], f"Speech Dispatcher was also sent {sent!r} while the own voice spoke it"

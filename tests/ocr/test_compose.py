@@ -1,10 +1,11 @@
-"""The spoken description: screens lead with their title and first lines under a hedged
-caption; photos lead with the caption and then say what text is in them."""
+"""The spoken description: screens lead with the window's title (when the window system gave
+one) and their first pieces of text under a hedged caption; photos lead with the caption and
+then say what text is in them. What the user hears is never cut inside a word."""
 
 from __future__ import annotations
 
 from desktop_app.ocr import OcrBlock, OcrLine, OcrResult, PictureKind, compose_description
-from desktop_app.ocr.compose import hedge_caption
+from desktop_app.ocr.compose import MORE_TEXT, hedge_caption
 from desktop_app.ocr.types import Box
 
 
@@ -23,11 +24,11 @@ SETTINGS = _result(
 )
 
 
-def test_screenshot_says_title_then_first_lines_then_points_to_read_text() -> None:
+def test_screenshot_says_its_first_lines_then_that_more_text_follows() -> None:
     text = compose_description("a screenshot of a settings window", PictureKind.SCREENSHOT, SETTINGS)
     assert text == (
-        "Probably a settings window. The title is: Sound Settings. "
-        "It says: Output device: Speakers. Volume: 70 percent. Mute when locked. Use Read text for the rest."
+        "Probably a settings window. "
+        "It says: Sound Settings. Output device: Speakers. Volume: 70 percent. " + MORE_TEXT
     )
 
 
@@ -41,19 +42,19 @@ def test_the_window_systems_title_leads_and_its_title_bar_is_not_read_twice() ->
                                  window_title="Sound Settings", whole_screen=True)
     assert screen.startswith("A screenshot. The active window is: Sound Settings. It says: Output device")
     photo = compose_description("a cat on a sofa", PictureKind.PHOTO, None, window_title="cat.jpg - Image Viewer")
-    assert photo == "A cat on a sofa. The title is: cat.jpg - Image Viewer."
+    assert photo == "A cat on a sofa. The window is: cat.jpg - Image Viewer."
 
 
 def test_an_empty_screen_caption_is_replaced_by_the_kind() -> None:
     text = compose_description("a screenshot of a computer screen", PictureKind.DOCUMENT, SETTINGS)
-    assert text.startswith("A document. The title is: Sound Settings.")
+    assert text.startswith("A document. It says: Sound Settings.")
 
 
 def test_short_screen_text_does_not_point_to_read_text() -> None:
     text = compose_description(
         "a dialog box", PictureKind.SCREENSHOT, _result(("Saved", 10, 20), ("OK", 50, 14))
     )
-    assert text == "Probably a dialog box. The title is: Saved. It says: OK."
+    assert text == "Probably a dialog box. It says: Saved. OK."
 
 
 def test_screenshot_without_text_says_so() -> None:

@@ -4,6 +4,7 @@ names the kind ("A screenshot."); the text still leads the same way, and photos 
 from __future__ import annotations
 
 from desktop_app.ocr import OcrResult, PictureKind, compose_description
+from desktop_app.ocr.compose import MORE_TEXT
 from tests.ocr.test_compose import SETTINGS, _result
 
 KINDS = (PictureKind.SCREENSHOT, PictureKind.DOCUMENT)
@@ -13,15 +14,15 @@ def test_the_caption_is_said_as_the_model_said_it_without_a_guess() -> None:
     text = compose_description("a screenshot of a settings window", PictureKind.SCREENSHOT, SETTINGS,
                                say_kind=False)
     assert text == (
-        "A settings window. The title is: Sound Settings. "
-        "It says: Output device: Speakers. Volume: 70 percent. Mute when locked. Use Read text for the rest."
+        "A settings window. "
+        "It says: Sound Settings. Output device: Speakers. Volume: 70 percent. " + MORE_TEXT
     )
 
 
 def test_a_caption_that_says_nothing_leaves_the_text_to_lead() -> None:
     for kind in KINDS:
         text = compose_description("a screenshot of a computer screen", kind, SETTINGS, say_kind=False)
-        assert text.startswith("The title is: Sound Settings. It says: Output device"), text
+        assert text.startswith("It says: Sound Settings. Output device"), text
         empty = compose_description("", kind, OcrResult([], "test", "en", (800, 600)), say_kind=False)
         assert empty == "No text was found in the picture."
 

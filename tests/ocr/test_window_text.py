@@ -74,11 +74,13 @@ def test_read_text_reads_a_real_window_back(window_picture: Image.Image) -> None
     assert any("Save changes" in line for line in lines), lines
 
 
-def test_describe_of_a_window_is_a_screenshot_led_by_its_title(window_picture: Image.Image) -> None:
+def test_describe_of_a_window_is_a_screenshot_led_by_its_heading(window_picture: Image.Image) -> None:
     image = window_picture
     ocr = read_text(image)
     kind = classify_picture(image, ocr)
     assert kind.kind is PictureKind.SCREENSHOT, kind
     spoken = compose_description("a screenshot of a computer screen", kind, ocr)
-    assert spoken.startswith(f"A screenshot. The title is: {TITLE}."), spoken
+    # No window title was given (as for a region of it): the heading is read, never called a title.
+    assert spoken.startswith(f"A screenshot. It says: {TITLE}."), spoken
+    assert "The title is" not in spoken
     assert "Choose the paper size" in spoken

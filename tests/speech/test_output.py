@@ -25,7 +25,7 @@ from desktop_app.speech.output import (
     speak_and_wait,
 )
 from desktop_app.speech.own_voice import OwnVoiceSpeaker
-from desktop_app.speech.screenreader import AnnouncementSpeaker, OrcaSpeaker, ScreenReaderKind
+from desktop_app.speech.screenreader import AnnouncementSpeaker, OrcaSpeaker, PrismSpeaker, ScreenReaderKind
 from desktop_app.speech.speaker import Priority, SilentSpeaker, Speaker, SpeechEvent
 
 needs_voice = pytest.mark.skipif(
@@ -66,8 +66,7 @@ def make_output(rec: Recorder) -> Iterator:
             notify=rec.notices.append,
             listener=rec.on_event,
             screen_reader=ScreenReaderKind.ORCA if reader else None,
-            reader_speaker=lambda kind: AnnouncementSpeaker(rec.announced.append),
-            **kwargs,
+            **{"reader_speaker": lambda kind: AnnouncementSpeaker(rec.announced.append), **kwargs},
         )
         made.append(out)
         return out
@@ -97,13 +96,68 @@ def test_screen_reader_mode_uses_the_screen_reader_and_no_own_voice(make_output,
     assert out.is_heard()  # already through the screen reader: not announced a second time
 
 
+class TimedBackend:
+    """prism's backend for a screen reader, with braille or without (Speech Dispatcher), noting
+    when each call came, to compare with when the own voice spoke."""
+
+    def __init__(self, braille: bool, clock: list[tuple[str, str]], lock: threading.Lock) -> None:
+        self.features = type("Features", (), {"supports_output": braille, "supports_braille": braille})()
+        self.clock, self.lock = clock, lock
+
+    def _note(self, call: str, text: str) -> None:
+        with self.lock:
+            self.clock.append((call, text))
+
+    def output(self, text: str, interrupt: bool = False) -> None:
+        self._note("reader speaks", text)  # output() is speech and braille
+
+    def speak(self, text: str, interrupt: bool = False) -> None:
+        self._note("reader speaks", text)
+
+    def braille(self, text: str) -> None:
+        self._note("braille", text)
+
+    def stop(self) -> None:
+        pass
+
+
+def _prism_reader(backend: TimedBackend) -> PrismSpeaker:
+    context = type("Context", (), {"create": lambda self, backend_id: backend})()
+    return PrismSpeaker("NVDA", context_factory=lambda: context)
+
+
 @needs_voice
-def test_both_mode_speaks_through_both(make_output, rec: Recorder) -> None:
-    out = make_output(SpeechSettings(mode="both"), reader=True)
+@pytest.mark.parametrize("braille", [True, False], ids=["screen reader with braille", "Speech Dispatcher"])
+def test_both_mode_never_lets_the_screen_reader_talk_over_the_own_voice(make_output, rec: Recorder, braille) -> None:
+    clock: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    reader = _prism_reader(TimedBackend(braille, clock, lock))
+
+    def on_event(event: SpeechEvent, text: str) -> None:
+        rec.on_event(event, text)
+        with lock:
+            clock.append((f"own voice {event.value}", text))
+
+    out = make_output(SpeechSettings(mode="both"), reader=True, reader_speaker=lambda kind: reader)
+    out.listener = on_event
+    assert reader.wait_until_ready(10)
+    out.speak("A cat on a sofa.")
+    assert out.wait_until_done(20) and reader.wait_until_done(10)
+    assert rec.said() == ["A cat on a sofa."]  # the own voice said it, once
+    # The screen reader never speaks it (no second voice at the same time or after): it shows
+    # it on the braille display where it has one, and gets nothing where it has none.
+    assert [call for call, _ in clock if call.startswith("reader")] == [], clock
+    assert [c for c in clock if c[0] == "braille"] == ([("braille", "A cat on a sofa.")] if braille else [])
+    assert out.is_heard()  # the own voice is heard: the app adds no announcement either
+
+
+@needs_voice
+def test_both_mode_without_prism_makes_no_announcement_over_the_own_voice(make_output, rec: Recorder) -> None:
+    out = make_output(SpeechSettings(mode="both"), reader=True)  # the Qt announcement is the way to the reader
     out.speak("A cat on a sofa.")
     assert out.wait_until_done(20)
-    assert rec.announced == ["A cat on a sofa."]
     assert rec.said() == ["A cat on a sofa."]
+    assert rec.announced == []  # the screen reader would have read it at the same time
 
 
 @needs_voice

@@ -116,6 +116,24 @@ def test_orca_is_found_by_its_running_process(tmp_path: Path, private_bus: str) 
         proc.wait()
 
 
+def test_an_orca_on_another_display_is_not_this_sessions_screen_reader(tmp_path: Path, private_bus: str,
+                                                                       monkeypatch) -> None:
+    # Another user's session, or another X server on the same machine: its Orca reads nothing of
+    # this session, and speaking "to Orca" through Speech Dispatcher here would reach nobody.
+    fake_orca = tmp_path / "orca"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", fake_orca)
+    monkeypatch.setenv("DISPLAY", ":96.0")  # this session's (the tests' Xvfb is another number)
+    proc = subprocess.Popen([str(fake_orca), "30"], env={**os.environ, "DISPLAY": ":97"})
+    try:
+        time.sleep(0.2)
+        assert detect_screen_reader(bus_address=private_bus) is None
+        monkeypatch.setenv("DISPLAY", ":97.0")  # the same display, named with its screen
+        assert detect_screen_reader(bus_address=private_bus) is ScreenReaderKind.ORCA
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_orca_is_found_by_its_dbus_service(orca: StandInOrca, private_bus: str) -> None:
     assert detect_screen_reader([], bus_address=private_bus) is ScreenReaderKind.ORCA
 
@@ -361,6 +379,7 @@ def test_a_speech_only_backend_gets_braille_when_it_has_a_display() -> None:
         speaker.speak("A photo of a beach.")
         assert speaker.wait_until_done(10)
         assert speaker.braille("Beach.")  # 'Both' mode: the own voice speaks, the display shows
+        assert speaker.wait_until_done(10)  # written on the speaker's own thread, as prism's objects must be
     finally:
         speaker.close()
     assert backend.calls[:3] == [("speak", "A photo of a beach."), ("braille", "A photo of a beach."), ("braille", "Beach.")]

@@ -57,7 +57,7 @@ def test_without_the_kind_the_same_text_leads_without_a_guess(loaded):
     assert without.caption == with_kind.caption and without.found_text == with_kind.found_text
     assert without.kind == "screenshot"
     assert not without.spoken.startswith(GUESSES), without.spoken
-    assert without.spoken.endswith(with_kind.spoken.split(" The title is:", 1)[1])
+    assert without.spoken.endswith(with_kind.spoken.split(" It says:", 1)[1])
 
 
 def test_a_cancelled_request_stops_at_the_text(loaded):
