@@ -39,6 +39,8 @@ LOADING_STARTED = "Loading the model."
 SETUP_OPEN = ("Lookaloud setup is open. Choose a picture description model in the list, then press Download; "
               "or press Escape to choose one later.")
 CLOSED = "Lookaloud closed."
+# After "You asked: ..." when another picture was taken while the user spoke.
+ASKED_ABOUT_EARLIER = "That is about the picture before this one; its answer is in the history."
 GOODBYE_WAIT_S = 3.0
 GOODBYE_SAID_S = 1.5  # about how long "Lookaloud closed." takes at a usual rate
 
@@ -272,12 +274,13 @@ class LookaloudApp(QObject):
         if self.listening.is_listening:
             self.listening.stop()
             return
-        if self.controller.current is None:
-            self._capture("screen")
-        self._asking_about = self.controller.current.id if self.controller.current else None
-        problem = self.listening.listen()
+        problem = self.listening.listen()  # first: its listening sound comes at the key press
         if problem:
             self.controller.say(problem)
+            return
+        if self.controller.current is None:
+            self._capture("screen")  # nothing to ask about yet: the screen, taken while listening
+        self._asking_about = self.controller.current.id if self.controller.current else None
 
     def _on_listening_started(self) -> None:
         self._play("ACCEPTED")
@@ -304,11 +307,18 @@ class LookaloudApp(QObject):
             self.controller.say(current.description if current and current.description else
                                 "There is no description yet.")
         elif text.strip():
+            from desktop_app.speech.speaker import Priority
             from desktop_app.speech.stt import heard_sentence
 
             self.window.question.setText(text)
-            # What was heard comes first, so a misheard question is noticed before its answer.
-            self.controller.say(heard_sentence(text))
+            current = self.controller.current
+            if self._asking_about is not None and (current is None or current.id != self._asking_about):
+                # Another picture was taken while the user spoke: its description is not cut
+                # off; the answer is filed under the picture asked about (the history has it).
+                self.speech.speak(f"{heard_sentence(text)} {ASKED_ABOUT_EARLIER}", Priority.NORMAL)
+            else:
+                # What was heard comes first, so a misheard question is noticed before its answer.
+                self.controller.say(heard_sentence(text))
             # About the picture of when the user began to ask, even if another was taken since.
             if self.controller.ask(text, self._asking_about):
                 self.window.question.clear()
@@ -365,9 +375,10 @@ class LookaloudApp(QObject):
         self.find_picture.open()
 
     def forget_all_pictures(self) -> None:
-        """Settings' Forget all pictures: the picture index now (the history: see the report)."""
+        """Settings' Forget all pictures: the recent pictures in memory and the picture index."""
         from desktop_app.retrieval.store import forget_all_pictures
 
+        self.controller.forget_pictures()
         self.controller.say(forget_all_pictures())
 
     def open_setup(self) -> None:

@@ -133,6 +133,10 @@ class Controller(QObject):
     def select_picture(self, picture_id: int) -> None:
         self.core.select_picture(picture_id)
 
+    def forget_pictures(self) -> None:
+        """Empty the history (Settings' "Forget all pictures")."""
+        self.core.forget_pictures()
+
     @Slot()
     def stop(self) -> None:
         """Cancel what the model is doing and everything waiting."""

@@ -279,6 +279,19 @@ class ControllerCore:
         for request in self.outstanding.values():
             request.cancel.set()
 
+    def forget_pictures(self) -> None:
+        """Settings' "Forget all pictures": cancel the work on them and empty the history, so no
+        picture, description or conversation is kept in memory."""
+        self.stop()
+        self.outstanding.clear()
+        self._streaming.clear()
+        for picture in self.pictures:
+            self.listener.on_picture_removed(picture)
+        self.pictures.clear()
+        self.current = None
+        self.last_spoken = ""
+        self._settle()
+
     def repeat_last(self) -> None:
         self.say(self.last_spoken or "Nothing has been said yet.")
 

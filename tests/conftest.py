@@ -146,7 +146,7 @@ SLOW_MODULES = {
     "tests/app/test_apply_settings.py", "tests/app/test_hotkey_failures.py", "tests/app/test_ask_aloud.py",
     "tests/app/test_describe_options.py", "tests/app/test_bad_drops.py", "tests/app/test_large_text.py",
     "tests/app/test_settings_errors.py", "tests/app/test_model_load_failure.py", "tests/app/test_single_instance.py",
-    "tests/app/test_window_defects.py",
+    "tests/app/test_window_defects.py", "tests/app/test_app_speech.py", "tests/a11y/test_orca_dialogs.py",
     "tests/capture/test_region_overlay.py", "tests/hotkeys/test_hotkeys_x11.py",
     # speech: voices, Whisper, real players, the real Orca
     "tests/speech/test_listen_worker.py", "tests/speech/test_stt.py", "tests/speech/test_no_leftovers.py",

@@ -261,3 +261,20 @@ def test_pictures_one_pixel_apart_are_two_pictures():
     changed.putpixel((47, 39), (201, 30, 30))
     second = core.describe_image(changed, "screen")
     assert second is not first and core.pictures == [second, first] and len(heard.requests) == 2
+
+
+def test_forgetting_all_pictures_empties_the_history_and_drops_late_results():
+    removed = []
+    core, heard = _ready()
+    core.listener.on_picture_removed = removed.append
+    first = core.describe_image(_picture(), "screen")
+    core.result_ready(_answer(heard.requests[-1], "A red square."))
+    second = core.describe_image(_picture((0, 0, 200)), "window")
+    coming = heard.requests[-1]
+    core.forget_pictures()
+    assert core.pictures == [] and core.current is None and {p.id for p in removed} >= {first.id, second.id}
+    core.result_ready(_answer(coming, "A blue window."))  # finished after the user forgot it
+    assert "A blue window." not in heard.said and core.pictures == []
+    core.repeat_last()
+    assert heard.said[-1] == "Nothing has been said yet."  # not the forgotten description
+    assert core.state == State.IDLE

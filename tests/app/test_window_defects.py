@@ -198,7 +198,8 @@ def test_a_spoken_answer_about_an_earlier_picture_never_cuts_off_the_new_descrip
     from desktop_app.speech.microphone import WavSource
     from testkit.speech_audio import shared_transcriber, speak, surround
 
-    app = make_app()
+    speech = HeardSpeech()  # the real own voice: what cuts off what can be heard
+    app = make_app(speech=speech)
     app.transcriber = shared_transcriber()
     clip = surround(speak("How many circles are there?"), before=0.5, after=1.5)
     app.audio_source_factory = lambda: WavSource(samples=clip)
@@ -216,6 +217,14 @@ def test_a_spoken_answer_about_an_earlier_picture_never_cuts_off_the_new_descrip
     assert second.description in app.heard
     after_description = app.heard[app.heard.index(second.description):]
     assert answer not in after_description  # never said over (or after) the new description
+    # Nor does "You asked: ..." cut it off: it waits its turn, and says whose answer that is.
+    qtbot.waitUntil(lambda: not speech.is_speaking, timeout=60000)
+    # (both tiny-model captions may read alike: the new description, said last, ends whole)
+    ends = [event for event, text in speech.events if event is not SpeechEvent.STARTED and text
+            and text in second.description]
+    assert ends[-1] is SpeechEvent.FINISHED
+    (asked,) = [text for text in speech.heard if text.startswith("You asked")]
+    assert "picture before" in asked
 
 
 # ---- a cancelled region ------------------------------------------------------------------------
