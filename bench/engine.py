@@ -132,6 +132,83 @@ def build(folder: Path, tiny: bool) -> None:
     print(f"Built {params / 1e9:.2f} B parameters in {info['build_s']} s into {folder}", flush=True)
 
 
+def _write_safetensors(path: Path, tensors: list[tuple[str, Any]], dtype: Any) -> None:
+    """Write one safetensors file tensor by tensor, converting each to `dtype` only while it is
+    written, so a 10 GB fp32 shard never sits in memory at once."""
+    import struct
+
+    import torch
+
+    names = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+    size = torch.empty((), dtype=dtype).element_size()
+    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, tensor in tensors:
+        n = tensor.numel() * size
+        header[name] = {"dtype": names[dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for _name, tensor in tensors:
+            f.write(tensor.detach().to(dtype).contiguous().view(torch.uint8).numpy().tobytes())
+
+
+def build_fp32_shards(folder: Path, tiny: bool, shard_bytes: int = 10_000_000_000) -> None:
+    """Build the random-weight model in bf16 and save it as the published checkpoint is stored:
+    float32 safetensors in shards of at most about 10 GB, with model.safetensors.index.json.
+    Needs about 8 GB of memory for the real size (the bf16 model plus one fp32 tensor)."""
+    import torch
+    from transformers import Blip2ForConditionalGeneration, Blip2Processor
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    tokenizer = _tokenizer(200 if tiny else OPT_TOKENS)
+    processor = Blip2Processor(BlipImageProcessorPil(size={"height": 224, "width": 224}), tokenizer,
+                               num_query_tokens=32)
+    image_token_id = tokenizer.convert_tokens_to_ids("<image>")
+    rows = len(tokenizer) if tiny else OPT_EMBEDDING_ROWS
+    config = _config(tiny, image_token_id, rows)
+    model = Blip2ForConditionalGeneration._from_config(config, dtype=torch.bfloat16).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    seen: set[int] = set()
+    tensors = []
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:  # tied weights are stored once, as save_pretrained does
+            continue
+        seen.add(tensor.data_ptr())
+        tensors.append((name, tensor))
+    shards: list[list[tuple[str, Any]]] = [[]]
+    filled = 0
+    for name, tensor in tensors:
+        n = tensor.numel() * 4
+        if shards[-1] and filled + n > shard_bytes:
+            shards.append([])
+            filled = 0
+        shards[-1].append((name, tensor))
+        filled += n
+    weight_map = {}
+    for i, shard in enumerate(shards, 1):
+        file = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+        _write_safetensors(folder / file, shard, torch.float32)
+        weight_map.update({name: file for name, _ in shard})
+    index = {"metadata": {"total_size": sum(t.numel() * 4 for _, t in tensors)}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=1), encoding="utf-8")
+    config.dtype = "float32"
+    config.save_pretrained(folder)
+    model.generation_config.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    params = sum(t.numel() for _, t in tensors)
+    info = {"params": params, "build_s": round(time.perf_counter() - start, 1), "tiny": tiny, "dtype": "float32",
+            "shards": len(shards)}
+    (folder / DONE_MARKER).write_text(json.dumps(info), encoding="utf-8")
+    print(f"Built {params / 1e9:.2f} B parameters (fp32, {len(shards)} shards) in {info['build_s']} s into {folder}",
+          flush=True)
+
+
 # ---- measuring --------------------------------------------------------------------------------
 
 class MemorySampler(threading.Thread):
