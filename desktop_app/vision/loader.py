@@ -443,14 +443,18 @@ def _load_all_or_explain(spec: ModelSpec, folder: Path, ctx: _LoadContext) -> tu
     import torch
 
     try:
-        return _load_all(spec, folder, ctx)
+        return _load_all(spec, folder, ctx.device, ctx.precision, ctx)
     except (torch.OutOfMemoryError, ModelLoadError):
         raise
     except Exception as exc:  # damaged files raise anything from JSON to safetensors errors
         raise ModelLoadError(f"The model in {folder} could not be loaded: {one_line(exc)}.") from exc
 
 
-def _load_all(spec: ModelSpec, folder: Path, ctx: _LoadContext) -> tuple[Any, Any, Any, Any]:
+def _load_all(spec: ModelSpec, folder: Path, device: str, precision: str,
+              ctx: _LoadContext | None = None) -> tuple[Any, Any, Any, Any]:
+    if ctx is None:
+        ctx = _LoadContext(precision, device)
+    ctx.device, ctx.precision = device, precision
     if spec.kind == catalog.BLIP_PAIR:
         base = ctx.label
         ctx.label = f"{base or folder.name}-caption"

@@ -10,7 +10,7 @@ under the user's data folder (`paths.data_dir()/prepared/<name>-<precision>-<key
   type of the rest, the source folder and its key, the quantized layers, and the weights file's
   size and header hash. It is written last, so a half-written copy has none and is ignored.
 
-The key hashes the source's pinned revision (when it has one) and, for each weights file, its
+The key hashes the source folder's path, its pinned revision (when it has one) and, for each weights file, its
 name, size, modification time and safetensors header, plus config.json: a changed source folder
 gets a new copy. The source folder is never written to; its configs are still the ones read
 (checked by the loader), and only safetensors are read, never pickle. Before use the manifest
@@ -60,7 +60,7 @@ def _header(path: Path) -> bytes:
 def source_key(folder: Path, precision: str, float_dtype: str, revision: str = "") -> str:
     """A hash that changes whenever the source weights, its config, the precision, the float type
     or Lookaloud's format change. Reads only file headers: quick even for 15 GB of shards."""
-    digest = hashlib.sha256(f"{FORMAT_VERSION}|{precision}|{float_dtype}|{revision}".encode())
+    digest = hashlib.sha256(f"{FORMAT_VERSION}|{precision}|{float_dtype}|{revision}|{folder.resolve()}".encode())
     for path in sorted(folder.glob("*.safetensors")):
         st = path.stat()
         digest.update(f"|{path.name}|{st.st_size}|{st.st_mtime_ns}|".encode())
