@@ -31,9 +31,9 @@ if str(REPO / "tools") not in sys.path:
 def scores(precision: str, scenes: int, eval_seed: int = 2, folder: Path | None = None) -> dict[str, Any]:
     """evaluate() of the demo model's training tool, on the model as the loader gives it."""
     import torch
+    import train_shapes_model as tsm
     from transformers import Blip2ForConditionalGeneration
 
-    import train_shapes_model as tsm
     from desktop_app.models import vision_catalog as catalog
     from desktop_app.vision import loader
 

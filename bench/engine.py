@@ -424,6 +424,8 @@ def _upcast_to_fp32(model: Any) -> None:
 
 def _load(folder: Path, precision: str) -> tuple[Any, dict[str, Any]]:
     """Load in a precision ("fp32ref": bf16 weights computing in fp32), sampling memory."""
+    import transformers.models.blip_2.modeling_blip_2  # noqa: F401 - imports are not part of loading
+
     from desktop_app.models import vision_catalog as catalog
     from desktop_app.vision import loader
 

@@ -176,14 +176,15 @@ def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
 def quantize_model(model: nn.Module, precision: str,
                    progress: Callable[[int, int], None] | None = None) -> list[str]:
     """Replace the language model's Linear layers in place; returns their names. Each float
-    weight is freed as soon as its layer is replaced, so memory never holds both for long."""
-    found = list(targets(model, precision))
+    weight is freed as soon as its layer is replaced (only names are kept between layers), so
+    memory never holds both copies of more than one layer."""
+    names = [name for name, _linear in targets(model, precision)]
     method = METHODS[precision]
-    for i, (name, linear) in enumerate(found):
-        _set_module(model, name, method.from_linear(linear))  # type: ignore[attr-defined]
+    for i, name in enumerate(names):
+        _set_module(model, name, method.from_linear(model.get_submodule(name)))  # type: ignore[attr-defined]
         if progress is not None:
-            progress(i + 1, len(found))
-    return [name for name, _ in found]
+            progress(i + 1, len(names))
+    return names
 
 
 def empty_quantized_layers(model: nn.Module, precision: str, names: list[str]) -> None:
