@@ -127,12 +127,17 @@ def test_a_changed_source_gets_a_new_copy_and_the_stale_one_goes(tiny_model_dirs
     assert new != old and new.is_dir() and not old.exists()
 
 
-def test_when_no_copy_can_be_saved_the_model_still_loads_and_says_so(tiny_model_dirs, monkeypatch) -> None:
+def test_when_no_copy_can_be_saved_the_model_still_loads_and_says_so(tiny_model_dirs, monkeypatch,
+                                                                     tmp_path) -> None:
+    import shutil
+
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dirs["blip-pair"], folder)  # a source with no copy yet
     monkeypatch.setattr(prepared, "save", full_disk)
-    loaded = _load(tiny_model_dirs["blip-pair"], "int8")
+    loaded = _load(folder, "int8")
     assert loaded.prepared == "" and _quantized_layers(loaded) > 0
     assert loaded.note == ("Lookaloud could not save a prepared copy of the model ([Errno 28] No space left on "
                            "device), so it prepared the model in memory; the next start will take as long.")
