@@ -21,6 +21,7 @@ text is one sentence.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import sys
@@ -272,6 +273,9 @@ class _LoadContext:
             self.notes.append(sentence)
 
 
+# The load in progress on this thread: progress callback and notes, without widening _load_all.
+_CONTEXT: contextvars.ContextVar[_LoadContext] = contextvars.ContextVar("lookaloud_load_context")
+
 DAMAGED_COPY_NOTE = ("The prepared copy of the model was damaged ({why}), so Lookaloud removed it and "
                      "prepared it again.")
 UNSAVED_COPY_NOTE = ("Lookaloud could not save a prepared copy of the model ({why}), so it prepared the model "
@@ -443,17 +447,19 @@ def _load_all_or_explain(spec: ModelSpec, folder: Path, ctx: _LoadContext) -> tu
     import torch
 
     try:
-        return _load_all(spec, folder, ctx.device, ctx.precision, ctx)
+        token = _CONTEXT.set(ctx)  # _load_all keeps its (spec, folder, device, precision) signature
+        try:
+            return _load_all(spec, folder, ctx.device, ctx.precision)
+        finally:
+            _CONTEXT.reset(token)
     except (torch.OutOfMemoryError, ModelLoadError):
         raise
     except Exception as exc:  # damaged files raise anything from JSON to safetensors errors
         raise ModelLoadError(f"The model in {folder} could not be loaded: {one_line(exc)}.") from exc
 
 
-def _load_all(spec: ModelSpec, folder: Path, device: str, precision: str,
-              ctx: _LoadContext | None = None) -> tuple[Any, Any, Any, Any]:
-    if ctx is None:
-        ctx = _LoadContext(precision, device)
+def _load_all(spec: ModelSpec, folder: Path, device: str, precision: str) -> tuple[Any, Any, Any, Any]:
+    ctx = _CONTEXT.get(None) or _LoadContext(precision, device)
     ctx.device, ctx.precision = device, precision
     if spec.kind == catalog.BLIP_PAIR:
         base = ctx.label
