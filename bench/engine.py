@@ -132,6 +132,83 @@ def build(folder: Path, tiny: bool) -> None:
     print(f"Built {params / 1e9:.2f} B parameters in {info['build_s']} s into {folder}", flush=True)
 
 
+def _write_safetensors(path: Path, tensors: list[tuple[str, Any]], dtype: Any) -> None:
+    """Write one safetensors file tensor by tensor, converting each to `dtype` only while it is
+    written, so a 10 GB fp32 shard never sits in memory at once."""
+    import struct
+
+    import torch
+
+    names = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+    size = torch.empty((), dtype=dtype).element_size()
+    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, tensor in tensors:
+        n = tensor.numel() * size
+        header[name] = {"dtype": names[dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for _name, tensor in tensors:
+            f.write(tensor.detach().to(dtype).contiguous().view(torch.uint8).numpy().tobytes())
+
+
+def build_fp32_shards(folder: Path, tiny: bool, shard_bytes: int = 10_000_000_000) -> None:
+    """Build the random-weight model in bf16 and save it as the published checkpoint is stored:
+    float32 safetensors in shards of at most about 10 GB, with model.safetensors.index.json.
+    Needs about 8 GB of memory for the real size (the bf16 model plus one fp32 tensor)."""
+    import torch
+    from transformers import Blip2ForConditionalGeneration, Blip2Processor
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    tokenizer = _tokenizer(200 if tiny else OPT_TOKENS)
+    processor = Blip2Processor(BlipImageProcessorPil(size={"height": 224, "width": 224}), tokenizer,
+                               num_query_tokens=32)
+    image_token_id = tokenizer.convert_tokens_to_ids("<image>")
+    rows = len(tokenizer) if tiny else OPT_EMBEDDING_ROWS
+    config = _config(tiny, image_token_id, rows)
+    model = Blip2ForConditionalGeneration._from_config(config, dtype=torch.bfloat16).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    seen: set[int] = set()
+    tensors = []
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:  # tied weights are stored once, as save_pretrained does
+            continue
+        seen.add(tensor.data_ptr())
+        tensors.append((name, tensor))
+    shards: list[list[tuple[str, Any]]] = [[]]
+    filled = 0
+    for name, tensor in tensors:
+        n = tensor.numel() * 4
+        if shards[-1] and filled + n > shard_bytes:
+            shards.append([])
+            filled = 0
+        shards[-1].append((name, tensor))
+        filled += n
+    weight_map = {}
+    for i, shard in enumerate(shards, 1):
+        file = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+        _write_safetensors(folder / file, shard, torch.float32)
+        weight_map.update({name: file for name, _ in shard})
+    index = {"metadata": {"total_size": sum(t.numel() * 4 for _, t in tensors)}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=1), encoding="utf-8")
+    config.dtype = "float32"
+    config.save_pretrained(folder)
+    model.generation_config.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    params = sum(t.numel() for _, t in tensors)
+    info = {"params": params, "build_s": round(time.perf_counter() - start, 1), "tiny": tiny, "dtype": "float32",
+            "shards": len(shards)}
+    (folder / DONE_MARKER).write_text(json.dumps(info), encoding="utf-8")
+    print(f"Built {params / 1e9:.2f} B parameters (fp32, {len(shards)} shards) in {info['build_s']} s into {folder}",
+          flush=True)
+
+
 # ---- measuring --------------------------------------------------------------------------------
 
 class MemorySampler(threading.Thread):
@@ -315,6 +392,232 @@ def measure(folder: Path, threads: int, n_questions: int, caption_tokens: int, a
             "answer_tokens": answer_tokens, "beams": beams, "rounds": rounds}
 
 
+# ---- precisions side by side (issue 14) ----------------------------------------------------------
+
+PREPARED_DATA = Path("/work/bigmodel-data")  # XDG_DATA_HOME of the children: prepared copies go here
+
+
+def _upcast_to_fp32(model: Any) -> None:
+    """Make a bf16-loaded model compute in fp32 without a 15 GB fp32 copy: Linear layers upcast
+    their bf16 weights per call, everything else becomes fp32. For weights that are exactly
+    representable in bf16 (the random model is built in bf16) this is the fp32 model."""
+    import types
+
+    import torch
+    import torch.nn.functional as F
+
+    def forward(self: Any, x: Any) -> Any:
+        bias = None if self.bias is None else self.bias.float()
+        return F.linear(x.float(), self.weight.float(), bias)
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.forward = types.MethodType(forward, module)
+            continue
+        for name, param in list(module.named_parameters(recurse=False)):
+            if param.dtype == torch.bfloat16 and name != "weight" or not hasattr(module, "in_features"):
+                param.data = param.data.float()
+        for name, buf in list(module.named_buffers(recurse=False)):
+            if buf.dtype == torch.bfloat16:
+                setattr(module, name, buf.float())
+
+
+def _load(folder: Path, precision: str) -> tuple[Any, dict[str, Any]]:
+    """Load in a precision ("fp32ref": bf16 weights computing in fp32), sampling memory."""
+    import transformers.models.blip_2.modeling_blip_2  # noqa: F401 - imports are not part of loading
+
+    from desktop_app.models import vision_catalog as catalog
+    from desktop_app.vision import loader
+
+    sampler = MemorySampler()
+    sampler.start()
+    start = time.perf_counter()
+    loaded = loader.load_model(catalog.resolve(str(folder)), device="cpu",
+                               precision="bf16" if precision == "fp32ref" else precision)
+    if precision == "fp32ref":
+        _upcast_to_fp32(loaded.model)
+        loaded.precision = "fp32"
+    load_s = time.perf_counter() - start
+    peak = sampler.stop()
+    after = MemorySampler.read()
+    return loaded, {"load_s": load_s, "peak_rss": peak["VmRSS"], "peak_anon": peak["RssAnon"],
+                    "peak_file": peak["RssFile"], "after_rss": after["VmRSS"], "after_anon": after["RssAnon"],
+                    "prepared": loaded.prepared, "note": loaded.note}
+
+
+def measure_precision(folder: Path, precision: str, threads: int, caption_tokens: int, answer_tokens: int,
+                      n_questions: int) -> dict[str, Any]:
+    """One precision in a fresh process: load, encode, caption, follow-ups (ImageSession, greedy)."""
+    import torch
+
+    from desktop_app.vision.session import ImageSession
+
+    torch.set_num_threads(threads)
+    loaded, load = _load(folder, precision)
+    print(f"{precision}: loaded in {load['load_s']:.1f} s, peak RSS {load['peak_rss'] / 2**30:.2f} GiB", flush=True)
+    spec = loaded.spec
+    image = _picture()
+    greedy = {"num_beams": 1, "do_sample": False}
+    warm = ImageSession(loaded, image)
+    start = time.perf_counter()
+    warm.token_ids(spec.caption_prompt, {**greedy, "max_new_tokens": 2, "min_new_tokens": 2})
+    load["first_request_s"] = time.perf_counter() - start
+    session = ImageSession(loaded, image)
+    start = time.perf_counter()
+    session.encode()
+    encode_ms = (time.perf_counter() - start) * 1000
+    steps = []
+    for what, settings, run in [
+        ("caption", {**greedy, "max_new_tokens": caption_tokens, "min_new_tokens": caption_tokens}, session.caption),
+        *[(q, {**greedy, "max_new_tokens": answer_tokens, "min_new_tokens": answer_tokens},
+           (lambda q=q: session.ask(q))) for q in QUESTIONS[:n_questions]],
+    ]:
+        clock = TokenClock()
+        session.spec = replace(spec, caption_generation={**settings, "streamer": clock},
+                               answer_generation={**settings, "streamer": clock})
+        run()
+        steps.append({"what": what, **clock.summary()})
+    total_ms = encode_ms + sum(x["ms"] for x in steps)
+    load["peak_rss_whole_run"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"precision": precision, "threads": threads, "load": load, "encode_ms": encode_ms, "steps": steps,
+            "total_ms": total_ms}
+
+
+def _teacher_forced(loaded: Any, sequence: list[int] | None, steps: int) -> tuple[list[int], list[int]]:
+    """Top-1 next token at each of `steps` steps after the caption prompt, feeding `sequence`
+    (teacher forcing) or, when None, the model's own choice (greedy). Returns (top1, fed)."""
+    import torch
+
+    from desktop_app.vision.session import ImageSession
+
+    session = ImageSession(loaded, _picture())
+    lm = loaded.model.language_model
+    top1: list[int] = []
+    fed: list[int] = []
+    with torch.inference_mode():
+        embeds, attention, _ids = session._language_inputs(loaded.spec.caption_prompt)
+        out = lm(inputs_embeds=embeds, attention_mask=attention, use_cache=True)
+        for i in range(steps):
+            best = int(out.logits[0, -1].float().argmax())
+            top1.append(best)
+            token = best if sequence is None else sequence[i]
+            fed.append(token)
+            attention = torch.cat([attention, attention.new_ones((1, 1))], dim=1)
+            out = lm(input_ids=torch.tensor([[token]]), attention_mask=attention,
+                     past_key_values=out.past_key_values, use_cache=True)
+    return top1, fed
+
+
+def agreement_child(folder: Path, precision: str, threads: int, steps: int, refs: Path) -> dict[str, Any]:
+    """Teacher-forced top-1 of `precision` along the fp32 and bf16 greedy sequences in `refs`."""
+    import torch
+
+    torch.set_num_threads(threads)
+    loaded, load = _load(folder, precision)
+    known = json.loads(refs.read_text(encoding="utf-8")) if refs.is_file() else {}
+    result: dict[str, Any] = {"precision": precision, "load": load}
+    own, _ = _teacher_forced(loaded, None, steps)
+    result["greedy"] = own
+    for ref in ("fp32ref", "bf16"):
+        if ref in known and ref != precision:
+            top1, fed = _teacher_forced(loaded, known[ref]["greedy"], steps)
+            result[f"vs_{ref}"] = sum(a == b for a, b in zip(top1, fed)) / steps
+    return result
+
+
+def compare(folder: Path, precisions: list[str], threads: int, caption_tokens: int, answer_tokens: int,
+            n_questions: int, agreement_steps: int) -> int:
+    """Every precision side by side, each in its own fresh process (and a prepare run first)."""
+    env = {**os.environ, "XDG_DATA_HOME": str(PREPARED_DATA)}
+    me = [sys.executable, str(Path(__file__).resolve()), "--dir", str(folder), "--threads", str(threads)]
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    results: dict[str, Any] = {"machine": {}, "runs": {}, "agreement": {}}
+    for precision in precisions:
+        runs = ["measure"] if precision in ("bf16", "fp32") else ["prepare", "measure"]
+        for what in runs:
+            out = OUT_DIR / f"compare-{stamp}-{precision}-{what}.json"
+            cmd = [*me, "--child", "precision", "--precision", precision, "--result", str(out),
+                   "--caption-tokens", str(caption_tokens if what == "measure" else 1),
+                   "--answer-tokens", str(answer_tokens), "--questions", str(n_questions if what == "measure" else 0)]
+            subprocess.run(cmd, check=True, env=env)
+            results["runs"][f"{precision}-{what}"] = json.loads(out.read_text(encoding="utf-8"))
+    if agreement_steps:
+        refs = OUT_DIR / f"compare-{stamp}-agreement.json"
+        for precision in ("fp32ref", "bf16", *[p for p in precisions if p in ("int8", "int4")]):
+            out = OUT_DIR / f"compare-{stamp}-agree-{precision}.json"
+            subprocess.run([*me, "--child", "agreement", "--precision", precision, "--result", str(out),
+                            "--agreement-steps", str(agreement_steps), "--refs", str(refs)], check=True, env=env)
+            results["agreement"][precision] = json.loads(out.read_text(encoding="utf-8"))
+            refs.write_text(json.dumps(results["agreement"]), encoding="utf-8")
+    results["machine"] = machine()
+    path = OUT_DIR / f"compare-{stamp}.json"
+    path.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print()
+    print(compare_table(results))
+    print(f"\nFigures: {path}")
+    return 0
+
+
+def compare_table(results: dict[str, Any]) -> str:
+    """The side-by-side Markdown table of a compare() run."""
+    gib = 2**30
+    runs = results["runs"]
+    measured = {k.rsplit("-", 1)[0]: v for k, v in runs.items() if k.endswith("-measure")}
+    base = measured.get("bf16")
+
+    def ratio(value: float, ref: float) -> str:
+        return f" ({value / ref:.2f}x)" if ref else ""
+
+    lines = ["| | " + " | ".join(measured) + " |", "|---|" + "---|" * len(measured)]
+
+    def row(label: str, cell: Any) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(p, r) for p, r in measured.items()) + " |")
+
+    def prep(p: str, r: dict[str, Any]) -> str:
+        first = runs.get(f"{p}-prepare")
+        if not first:
+            return "none"
+        ld = first["load"]
+        return f"{ld['load_s']:.0f} s, peak {ld['peak_rss'] / gib:.1f} GiB (anon {ld['peak_anon'] / gib:.1f})"
+
+    row("Preparing once (from the fp32 shards)", prep)
+    row("Load (fresh process)", lambda p, r: f"{r['load']['load_s']:.1f} s" + (
+        " from the prepared copy" if r["load"]["prepared"] else " from the fp32 shards"))
+    row("Peak RSS while loading (anon / file-backed)", lambda p, r: (
+        f"{r['load']['peak_rss'] / gib:.2f} GiB ({r['load']['peak_anon'] / gib:.2f} / "
+        f"{r['load']['peak_file'] / gib:.2f})"))
+    row("Peak RSS, whole run", lambda p, r: f"{r['load']['peak_rss_whole_run'] / gib:.2f} GiB")
+    row("First request after load (2 tokens)", lambda p, r: f"{r['load']['first_request_s']:.1f} s")
+    row("Encode picture", lambda p, r: f"{r['encode_ms'] / 1000:.2f} s")
+    cap = {p: r["steps"][0] for p, r in measured.items()}
+    b = base["steps"][0] if base else None
+    row("Caption: first token (prefill)", lambda p, r: f"{cap[p]['first_token_ms']:.0f} ms" + ratio(
+        cap[p]["first_token_ms"], b["first_token_ms"] if b else 0))
+    row("Per token", lambda p, r: f"{cap[p]['per_token_ms']:.0f} ms" + ratio(
+        cap[p]["per_token_ms"], b["per_token_ms"] if b else 0))
+    row(f"Whole caption ({cap[next(iter(cap))]['tokens']} tokens, with encode)", lambda p, r: (
+        f"{(cap[p]['ms'] + r['encode_ms']) / 1000:.1f} s" + ratio(
+            cap[p]["ms"] + r["encode_ms"], (b["ms"] + base["encode_ms"]) if b and base else 0)))
+    row("Caption + follow-ups, total", lambda p, r: f"{r['total_ms'] / 1000:.1f} s" + ratio(
+        r["total_ms"], base["total_ms"] if base else 0))
+    agree = results.get("agreement") or {}
+    if agree:
+        lines.append("")
+        lines.append("| Teacher-forced top-1 agreement | vs fp32 greedy | vs bf16 greedy |")
+        lines.append("|---|---|---|")
+        for p, a in agree.items():
+            if p == "fp32ref":
+                continue
+            steps = len(a["greedy"])
+            lines.append(f"| {p} ({steps} steps) | {a.get('vs_fp32ref', 0) * 100:.0f}% | "
+                         f"{a.get('vs_bf16', 1.0) * 100:.0f}% |")
+    m = results.get("machine") or {}
+    lines.append(f"\nMachine: {m.get('Model name')}, {m.get('CPU(s)')} CPUs, {m.get('ram_gib')} GiB RAM, bf16: "
+                 f"{m.get('bf16_flags') or 'none'}; torch {m.get('torch')}; load average {m.get('load_average')}.")
+    return "\n".join(lines)
+
+
 # ---- summary ----------------------------------------------------------------------------------
 
 def _median(values: list[float]) -> float:
@@ -434,13 +737,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beams", type=int, default=1,
                         help="beam search with N beams, as the catalog's settings (5); default greedy")
     parser.add_argument("--skip-build", action="store_true", help="never build; fail if the folder is missing")
-    parser.add_argument("--child", choices=("build", "measure"), help=argparse.SUPPRESS)
+    parser.add_argument("--compare", default="",
+                        help="comma-separated precisions to measure side by side, e.g. bf16,int8,int4 "
+                             "(fp32 needs about 15 GB); prepared copies go to " + str(PREPARED_DATA))
+    parser.add_argument("--agreement-steps", type=int, default=50,
+                        help="with --compare: teacher-forced top-1 agreement over this many decode steps (0: skip)")
+    parser.add_argument("--fp32-shards", action="store_true",
+                        help="build the model as the published checkpoint is stored: fp32 safetensors in shards")
+    parser.add_argument("--precision", default="bf16", help=argparse.SUPPRESS)
+    parser.add_argument("--refs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("build", "measure", "precision", "agreement"), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     folder: Path = args.dir or (TINY_DIR if args.tiny else DEFAULT_DIR)
 
     if args.child == "build":
-        build(folder, args.tiny)
+        if args.fp32_shards:
+            build_fp32_shards(folder, args.tiny)
+        else:
+            build(folder, args.tiny)
+        return 0
+    if args.child == "precision":
+        data = measure_precision(folder, args.precision, args.threads, args.caption_tokens, args.answer_tokens,
+                                 args.questions)
+        args.result.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        return 0
+    if args.child == "agreement":
+        data = agreement_child(folder, args.precision, args.threads, args.agreement_steps, args.refs)
+        args.result.write_text(json.dumps(data, indent=1), encoding="utf-8")
         return 0
     if args.child == "measure":
         data = measure(folder, args.threads, args.questions, args.caption_tokens, args.answer_tokens, args.repeats,
@@ -456,7 +780,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.skip_build:
             print(f"There is no built model in {folder}; run without --skip-build first.", file=sys.stderr)
             return 2
-        subprocess.run([*me, "--child", "build"], check=True)
+        subprocess.run([*me, "--child", "build", *(["--fp32-shards"] if args.fp32_shards else [])], check=True)
+    if args.compare:
+        return compare(folder, [p.strip() for p in args.compare.split(",") if p.strip()], args.threads,
+                       args.caption_tokens, args.answer_tokens, args.questions, args.agreement_steps)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     result = OUT_DIR / f"engine-{'tiny-' if args.tiny else ''}{stamp}.json"

@@ -46,6 +46,8 @@ class Precision(Choice):
     FP32 = "fp32"
     BF16 = "bf16"
     FP16 = "fp16"
+    INT8 = "int8"
+    INT4 = "int4"
 
 
 class SpeechMode(Choice):
@@ -63,6 +65,8 @@ _LABELS: dict[Choice, str] = {
     Precision.FP32: "Full precision (most memory, slowest)",
     Precision.BF16: "Half precision, bfloat16",
     Precision.FP16: "Half precision, float16",
+    Precision.INT8: "Language model in 8 bits, processor only (quicker, less memory)",
+    Precision.INT4: "Language model in 4 bits, processor only (least memory, a little less accurate)",
     SpeechMode.VOICE: "Lookaloud's own voice",
     SpeechMode.SCREEN_READER: "My screen reader",
     SpeechMode.BOTH: "Both",

@@ -27,15 +27,15 @@ def test_settings_file_keeps_its_plain_strings(tmp_path) -> None:
 
 def test_a_value_outside_the_lists_falls_back_to_the_default(tmp_path) -> None:
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"device": "tpu", "precision": "int4", "speech_mode": "braille"}), encoding="utf-8")
+    path.write_text(json.dumps({"device": "tpu", "precision": "int3", "speech_mode": "braille"}), encoding="utf-8")
     loaded = settings_store.load(path)
     assert (loaded.device, loaded.precision, loaded.speech_mode) == ("auto", "auto", "voice")
 
 
 def test_the_loader_refuses_what_is_not_on_the_list() -> None:
-    with pytest.raises(ValueError, match="int4") as refused:
-        loader.choose_precision("cpu", "int4")
-    assert all(p in str(refused.value) for p in ("auto", "fp32", "bf16", "fp16"))
+    with pytest.raises(ValueError, match="int3") as refused:
+        loader.choose_precision("cpu", "int3")
+    assert all(p in str(refused.value) for p in ("auto", "fp32", "bf16", "fp16", "int8", "int4"))
 
 
 def test_the_command_line_offers_the_same_devices() -> None:

@@ -1,8 +1,11 @@
-"""`lookaloud models list|download|path`: see, fetch and locate the models Lookaloud can use.
+"""`lookaloud models list|download|path|prepare`: see, fetch, locate and prepare the models Lookaloud can use.
 
 Lists the vision models of the catalog, the bundled demo model and the Whisper speech models;
 downloads one on request (the only way Lookaloud reaches the network) with a progress bar that
-shows percent, MB/s and time left, stops cleanly on Ctrl+C and continues on a rerun.
+shows percent, MB/s and time left, stops cleanly on Ctrl+C and continues on a rerun. `prepare`
+makes the quantized copy that the processor loads (desktop_app/vision/prepared.py) once, saying
+its progress in sentences; a download of a large vision model on a computer without a GPU
+prepares it straight after (unless --no-prepare).
 """
 
 from __future__ import annotations
@@ -33,8 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dl.add_argument("name", metavar="NAME", help="a model name from `lookaloud models list`")
     dl.add_argument("--dir", default=None, metavar="DIR",
                     help="download into this folder instead of the Hugging Face cache")
+    dl.add_argument("--no-prepare", action="store_true",
+                    help="do not prepare the model for this computer's processor after the download")
     pa = sub.add_parser("path", help="print the folder that holds an installed model")
     pa.add_argument("name", metavar="NAME")
+    pr = sub.add_parser("prepare", help="prepare a vision model for this computer's processor once "
+                                        "(quantized weights saved in Lookaloud's data folder)")
+    pr.add_argument("name", metavar="NAME_OR_FOLDER", help="a model name from `lookaloud models list`, or a folder")
+    pr.add_argument("--precision", default="auto", choices=Precision.values(),
+                    help="int8 or int4 for the language model; auto picks what the processor runs best")
 
 
 @dataclass
@@ -245,8 +255,87 @@ def _download(args: argparse.Namespace) -> int:
         _say(str(error))
         return EXIT_FAILED
     print(f"The model {args.name} is installed in {outcome['path']}.")
+    if not args.no_prepare and getattr(target, "kind", "") and getattr(target, "repo_id", ""):
+        return _prepare_after_download(args.name)
+    return EXIT_OK
+
+
+def _prepare_after_download(name: str) -> int:
+    """Prepare a freshly downloaded vision model when this computer will run it on the processor
+    in a quantized precision (a large model, no GPU); otherwise there is nothing to prepare."""
+    from desktop_app.cli import EXIT_OK
+    from desktop_app.vision import loader
+
+    try:
+        device = loader.choose_device("auto")
+        spec = _vision_spec(name)
+        folder = loader.model_folder(spec)
+    except Exception:  # noqa: BLE001 - the download itself succeeded; the first load prepares instead
+        return EXIT_OK
+    large = loader.weights_bytes(folder) >= loader.LARGE_MODEL_BYTES
+    if device != "cpu" or loader.choose_precision(device, "auto", large) not in loader.QUANTIZED:
+        return EXIT_OK
+    return _prepare_spec(spec, name, "auto")
+
+
+def _vision_spec(name: str) -> Any:
+    from desktop_app.models import vision_catalog as catalog
+
+    return catalog.resolve(name)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from desktop_app.cli import EXIT_BAD_INPUT
+    from desktop_app.models import vision_catalog as catalog
+
+    try:
+        spec = _vision_spec(args.name)
+    except catalog.UnknownModelError as error:
+        _say(str(error))
+        return EXIT_BAD_INPUT
+    return _prepare_spec(spec, args.name, args.precision)
+
+
+def _prepare_spec(spec: Any, name: str, precision: str) -> int:
+    from desktop_app.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK
+    from desktop_app.vision import loader
+
+    try:
+        folder = loader.model_folder(spec)
+        large = loader.weights_bytes(folder) >= loader.LARGE_MODEL_BYTES
+        chosen = loader.choose_precision("cpu", precision, large)
+    except loader.ModelNotInstalledError as error:
+        _say(str(error))
+        return EXIT_NO_MODEL
+    except (loader.ModelLoadError, ValueError) as error:
+        _say(str(error))
+        return EXIT_BAD_INPUT
+    if chosen not in loader.QUANTIZED:
+        print(f"The model {name} needs no preparation in {chosen}: it loads straight from its folder. "
+              "Choose --precision int8 or int4 to prepare a quantized copy.")
+        return EXIT_OK
+    said: list[str] = []
+
+    def progress(fraction: float, sentence: str) -> None:
+        said.append(sentence)
+        print(sentence, flush=True)
+
+    try:
+        loaded = loader.load_model(spec, device="cpu", precision=chosen, progress=progress)
+    except loader.ModelLoadError as error:
+        _say(str(error))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _say("Preparation stopped; nothing was saved. Run the same command again to prepare the model.")
+        return 130
+    if loaded.note:
+        _say(loaded.note)
+    if not loaded.prepared:
+        return EXIT_FAILED  # the note said why no copy could be saved
+    verb = "is prepared" if said else "was already prepared"
+    print(f"The model {name} {verb} in {chosen} for this computer, in {loaded.prepared}.")
     return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"list": _list, "download": _download, "path": _path}[args.action](args)
+    return {"list": _list, "download": _download, "path": _path, "prepare": _prepare}[args.action](args)

@@ -1,10 +1,16 @@
 """Loading a BLIP-family model onto the best device in the best precision it supports.
 
 Device: CUDA, then Apple MPS, then the CPU. Precision: bf16 on GPUs that support it, else fp16;
-fp16 on MPS; bf16 on CPUs with native bf16 instructions, else fp32. Weights are read straight
-from safetensors into the chosen dtype (transformers builds the model on the meta device and
-fills it from memory-mapped files), so loading never holds two copies. Runs on whatever thread
-calls it; the app calls it on its inference thread.
+fp16 on MPS. On a CPU, a large model (1 GB of weights or more) runs its language model in int8
+(quantize.py; the vision part in bf16 where the CPU has native bf16, else fp32), which was the
+fastest setting that kept its answers here, and the loader says so in LoadedModel.note; a small
+model runs in bf16 (native bf16) or fp32, where quantizing gains nothing. So a CPU without bf16
+never falls back to a 15 GB fp32 model by default. Weights are read straight from safetensors
+into the chosen dtype (transformers builds the model on the meta device and fills it from
+memory-mapped files), so loading never holds two copies. The int8 and int4 precisions load from a
+prepared copy (prepared.py), made on first use with progress and memory-mapped afterwards; the
+original folder is used, and quantized in memory, when no copy can be saved. Runs on whatever
+thread calls it; the app calls it on its inference thread.
 
 A model folder never runs code: only safetensors weights are read, every from_pretrained call
 passes trust_remote_code=False, and a folder whose configs ask for code (auto_map,
@@ -15,10 +21,12 @@ text is one sentence.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,15 @@ from desktop_app.models.vision_catalog import ModelSpec
 
 PRECISIONS = Precision.values()
 DEVICES = Device.values()
+QUANTIZED = (Precision.INT8.value, Precision.INT4.value)
+# From this size of weights on disk, "auto" on a CPU quantizes the language model: below it the
+# model is quick anyway and quantizing would only cost quality.
+LARGE_MODEL_BYTES = 1_000_000_000
+Progress = Callable[[float, str], None]  # (fraction done 0..1, a sentence)
+AUTO_INT8_NOTE = ("On this processor Lookaloud runs the language model with 8-bit weights: "
+                  "the fastest setting that kept its answers.")
+QUANTIZED_ON_GPU = ("The {precision} precision runs on the processor only; choose the processor as the device, "
+                    "or another precision.")
 
 
 class ModelNotInstalledError(RuntimeError):
@@ -52,16 +69,26 @@ class LoadedModel:
     load_ms: float
     vqa_model: Any = None  # BLIP pair only
     vqa_processor: Any = None
-    note: str = ""  # e.g. why it fell back to the CPU
+    note: str = ""  # e.g. why it fell back to the CPU, or which precision "auto" chose
+    prepared: str = ""  # the prepared copy it was loaded from, if any
 
     @property
     def dtype(self) -> Any:
+        """The float type of the unquantized parts (the vision side, the pictures' pixels)."""
         return torch_dtype(self.precision)
 
 
+def cpu_float_precision() -> str:
+    """The float precision the CPU computes best: bf16 with native bf16, else fp32."""
+    return Precision.BF16.value if cpu_has_native_bf16() else Precision.FP32.value
+
+
 def torch_dtype(precision: str) -> Any:
+    """The torch float type of a precision; for int8 and int4, that of their unquantized parts."""
     import torch
 
+    if precision in QUANTIZED:
+        precision = cpu_float_precision()
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
@@ -97,25 +124,40 @@ def choose_device(requested: str = "auto") -> str:
     return "cpu"
 
 
-def choose_precision(device: str, requested: str = "auto") -> str:
+def choose_precision(device: str, requested: str = "auto", large: bool = False) -> str:
+    """The precision to load in: `requested`, or the "auto" rule for this device and model size."""
     import torch
 
     if requested not in PRECISIONS:
         raise ValueError(f"Unknown precision {requested}. Choose one of: {', '.join(PRECISIONS)}.")
+    if requested in QUANTIZED and device != Device.CPU:
+        raise ModelLoadError(QUANTIZED_ON_GPU.format(precision=requested))
     if requested != Precision.AUTO:
         return requested
     gpu_bf16 = device == Device.CUDA and torch.cuda.is_bf16_supported()
-    return best_precision(device, gpu_bf16=gpu_bf16, cpu_bf16=device == Device.CPU and cpu_has_native_bf16())
+    return best_precision(device, gpu_bf16=gpu_bf16, cpu_bf16=device == Device.CPU and cpu_has_native_bf16(),
+                          large=large)
 
 
-def best_precision(device: str, *, gpu_bf16: bool = False, cpu_bf16: bool = False) -> str:
-    """The rule behind "auto": bf16 on a CUDA GPU that supports it, else fp16; fp16 on MPS; bf16
-    on a CPU with native bf16, else fp32. Pure, so setup can guess what the loader will pick."""
+def best_precision(device: str, *, gpu_bf16: bool = False, cpu_bf16: bool = False, large: bool = False) -> str:
+    """The rule behind "auto": bf16 on a CUDA GPU that supports it, else fp16; fp16 on MPS; on a
+    CPU, int8 for a large model (its language model in 8 bits), else bf16 with native bf16, else
+    fp32. Pure, so setup can guess what the loader will pick."""
     if device == Device.CUDA:
         return Precision.BF16.value if gpu_bf16 else Precision.FP16.value
     if device == Device.MPS:
         return Precision.FP16.value
+    if large:
+        return Precision.INT8.value
     return Precision.BF16.value if cpu_bf16 else Precision.FP32.value
+
+
+def weights_bytes(folder: Path) -> int:
+    """The size of a model folder's safetensors weights (both halves of a BLIP pair)."""
+    try:
+        return sum(p.stat().st_size for p in folder.rglob("*.safetensors"))
+    except OSError:
+        return 0
 
 
 def model_folder(spec: ModelSpec) -> Path:
@@ -209,7 +251,94 @@ def one_line(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _load_parts(kind: str, folder: Path, dtype: Any, device: str) -> tuple[Any, Any]:
+@dataclass
+class _LoadContext:
+    """What a load needs beyond the folder: where to report progress, what to tell the user."""
+
+    precision: str
+    device: str
+    progress: Progress | None = None
+    prepare: bool = True
+    label: str = ""
+    revision: str = ""
+    notes: list[str] | None = None
+    prepared_from: str = ""
+
+    def say(self, fraction: float, sentence: str) -> None:
+        if self.progress is not None:
+            self.progress(fraction, sentence)
+
+    def note(self, sentence: str) -> None:
+        if self.notes is not None and sentence not in self.notes:
+            self.notes.append(sentence)
+
+
+# The load in progress on this thread: progress callback and notes, without widening _load_all.
+_CONTEXT: contextvars.ContextVar[_LoadContext] = contextvars.ContextVar("lookaloud_load_context")
+
+DAMAGED_COPY_NOTE = ("The prepared copy of the model was damaged ({why}), so Lookaloud removed it and "
+                     "prepared it again.")
+UNSAVED_COPY_NOTE = ("Lookaloud could not save a prepared copy of the model ({why}), so it prepared the model "
+                     "in memory; the next start will take as long.")
+
+
+def _load_quantized(model_cls: Any, folder: Path, ctx: _LoadContext) -> Any:
+    """The model with its language model quantized: from the prepared copy when there is a good
+    one, else prepared now from the original folder (and saved, when ctx.prepare allows)."""
+    from desktop_app.vision import prepared, quantize
+
+    float_name = cpu_float_precision()
+    dtype = torch_dtype(float_name)
+    target, key = prepared.copy_folder(folder, ctx.precision, float_name, ctx.label, ctx.revision)
+    for attempt in (1, 2):
+        try:
+            manifest = prepared.read_manifest(target, precision=ctx.precision, float_dtype=float_name, key=key)
+            if manifest is None:
+                break
+            model = prepared.build_model(model_cls, folder, target, dtype, manifest)
+            ctx.prepared_from = str(target)
+            return model
+        except prepared.DamagedCopyError as exc:
+            prepared.remove(target)
+            ctx.note(DAMAGED_COPY_NOTE.format(why=one_line(exc)))
+            if attempt == 2:
+                break
+    ctx.say(0.0, f"Preparing the model for this computer in {ctx.precision}; this happens once.")
+    model = model_cls.from_pretrained(str(folder), dtype=dtype, use_safetensors=True, trust_remote_code=False)
+    model.eval()
+    ctx.say(0.3, "Quantizing the language model.")
+    last = [-1]
+
+    def step(done: int, total: int) -> None:
+        percent = int(30 + 60 * done / max(1, total))
+        if percent // 10 > last[0]:
+            last[0] = percent // 10
+            ctx.say(percent / 100, f"Preparing the model: {percent} percent.")
+
+    names = quantize.quantize_model(model, ctx.precision, step)
+    if not ctx.prepare:
+        return model
+    try:
+        prepared.save(model, target, precision=ctx.precision, float_dtype=float_name, quantized=names,
+                      source=folder, source_key_=key, progress=ctx.say)
+    except OSError as exc:
+        ctx.note(UNSAVED_COPY_NOTE.format(why=one_line(exc)))
+        return model
+    # Reload from the saved copy: its weights are memory-mapped (the page cache can drop them)
+    # instead of held as anonymous memory, and the copy is checked to work.
+    del model
+    try:
+        manifest = prepared.read_manifest(target, precision=ctx.precision, float_dtype=float_name, key=key)
+        model = prepared.build_model(model_cls, folder, target, dtype, manifest or {})
+    except (prepared.DamagedCopyError, KeyError) as exc:
+        prepared.remove(target)
+        raise ModelLoadError(f"The prepared copy of the model could not be read back: {one_line(exc)}.") from None
+    ctx.prepared_from = str(target)
+    ctx.say(1.0, "The model is prepared.")
+    return model
+
+
+def _load_parts(kind: str, folder: Path, ctx: _LoadContext) -> tuple[Any, Any]:
     from transformers import (
         Blip2ForConditionalGeneration,
         Blip2Processor,
@@ -242,21 +371,29 @@ def _load_parts(kind: str, folder: Path, dtype: Any, device: str) -> tuple[Any, 
     hf_logging.disable_progress_bar()  # progress bars on stderr are noise to a screen reader
     # trust_remote_code=False explicitly: a folder's code must never run, whatever a later
     # transformers release defaults to for local folders.
-    kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True, "trust_remote_code": False}
-    if device != "cpu":
-        kwargs["device_map"] = {"": device}
-    model = model_cls.from_pretrained(str(folder), **kwargs)
-    model.eval()
+    if ctx.precision in QUANTIZED:
+        model = _load_quantized(model_cls, folder, ctx)
+    else:
+        kwargs: dict[str, Any] = {"dtype": torch_dtype(ctx.precision), "use_safetensors": True,
+                                  "trust_remote_code": False}
+        if ctx.device != "cpu":
+            kwargs["device_map"] = {"": ctx.device}
+        model = model_cls.from_pretrained(str(folder), **kwargs)
+        model.eval()
     processor = proc_cls.from_pretrained(str(folder), trust_remote_code=False)
     return model, processor
 
 
 def load_model(spec: ModelSpec | str, device: str = "auto", precision: str = "auto",
-               allow_cpu_fallback: bool = True) -> LoadedModel:
+               allow_cpu_fallback: bool = True, progress: Progress | None = None,
+               prepare: bool = True) -> LoadedModel:
     """Load a model for inference. Raises ModelNotInstalledError or ModelLoadError.
 
     On a GPU that runs out of memory it falls back to the CPU when allowed, and says so in
-    LoadedModel.note. Runs on the calling thread (the app's inference thread).
+    LoadedModel.note; the note also says which precision "auto" chose when it quantizes, and
+    when a damaged prepared copy was rebuilt. `progress(fraction, sentence)` hears about the
+    one-time preparation of a quantized copy (called on this thread); `prepare=False` quantizes
+    in memory without saving a copy. Runs on the calling thread (the app's inference thread).
     """
     import torch
 
@@ -264,27 +401,33 @@ def load_model(spec: ModelSpec | str, device: str = "auto", precision: str = "au
         spec = catalog.resolve(spec)
     folder = model_folder(spec)
     chosen_device = choose_device(device)
-    chosen_precision = choose_precision(chosen_device, precision)
+    large = weights_bytes(folder) >= LARGE_MODEL_BYTES
+    chosen_precision = choose_precision(chosen_device, precision, large)
     if chosen_device == "cpu" and chosen_precision == "fp16":
         chosen_precision = "fp32"  # fp16 matmuls on most CPUs are very slow or missing
+    notes: list[str] = []
+    if precision == Precision.AUTO and chosen_precision == Precision.INT8:
+        notes.append(AUTO_INT8_NOTE)
+    ctx = _LoadContext(chosen_precision, chosen_device, progress, prepare, spec.name if not spec.folder else "",
+                       spec.revision, notes)
     start = time.perf_counter()
-    note = ""
     try:
-        parts = _load_all_or_explain(spec, folder, chosen_device, chosen_precision)
+        parts = _load_all_or_explain(spec, folder, ctx)
     except torch.OutOfMemoryError:
         if chosen_device == "cpu" or not allow_cpu_fallback:
             raise ModelLoadError(f"There is not enough memory to load {spec.name}.") from None
         _free_gpu_memory()
-        chosen_device = "cpu"
-        chosen_precision = choose_precision("cpu", "auto")
-        note = OUT_OF_GPU_MEMORY_NOTE
+        ctx.device = chosen_device = "cpu"
+        ctx.precision = chosen_precision = choose_precision("cpu", "auto", large)
+        notes.insert(0, OUT_OF_GPU_MEMORY_NOTE)
         try:
-            parts = _load_all_or_explain(spec, folder, chosen_device, chosen_precision)
+            parts = _load_all_or_explain(spec, folder, ctx)
         except torch.OutOfMemoryError:
             raise ModelLoadError(f"There is not enough memory to load {spec.name}.") from None
     load_ms = (time.perf_counter() - start) * 1000
     return LoadedModel(spec, parts[0], parts[1], chosen_device, chosen_precision, load_ms,
-                       vqa_model=parts[2], vqa_processor=parts[3], note=note)
+                       vqa_model=parts[2], vqa_processor=parts[3], note=" ".join(notes),
+                       prepared=ctx.prepared_from)
 
 
 def reload_on_cpu(loaded: LoadedModel) -> LoadedModel:
@@ -295,16 +438,20 @@ def reload_on_cpu(loaded: LoadedModel) -> LoadedModel:
     del loaded
     _free_gpu_memory()
     cpu = load_model(spec, device="cpu", precision="auto", allow_cpu_fallback=False)
-    cpu.note = OUT_OF_GPU_MEMORY_NOTE
+    cpu.note = " ".join([OUT_OF_GPU_MEMORY_NOTE, *([cpu.note] if cpu.note else [])])
     return cpu
 
 
-def _load_all_or_explain(spec: ModelSpec, folder: Path, device: str, precision: str) -> tuple[Any, Any, Any, Any]:
+def _load_all_or_explain(spec: ModelSpec, folder: Path, ctx: _LoadContext) -> tuple[Any, Any, Any, Any]:
     """_load_all, with every failure but running out of memory turned into one sentence."""
     import torch
 
     try:
-        return _load_all(spec, folder, device, precision)
+        token = _CONTEXT.set(ctx)  # _load_all keeps its (spec, folder, device, precision) signature
+        try:
+            return _load_all(spec, folder, ctx.device, ctx.precision)
+        finally:
+            _CONTEXT.reset(token)
     except (torch.OutOfMemoryError, ModelLoadError):
         raise
     except Exception as exc:  # damaged files raise anything from JSON to safetensors errors
@@ -312,12 +459,18 @@ def _load_all_or_explain(spec: ModelSpec, folder: Path, device: str, precision: 
 
 
 def _load_all(spec: ModelSpec, folder: Path, device: str, precision: str) -> tuple[Any, Any, Any, Any]:
-    dtype = torch_dtype(precision)
+    ctx = _CONTEXT.get(None) or _LoadContext(precision, device)
+    ctx.device, ctx.precision = device, precision
     if spec.kind == catalog.BLIP_PAIR:
-        model, processor = _load_parts("blip-caption", folder / "caption", dtype, device)
-        vqa_model, vqa_processor = _load_parts("blip-vqa", folder / "vqa", dtype, device)
+        base = ctx.label
+        ctx.label = f"{base or folder.name}-caption"
+        model, processor = _load_parts("blip-caption", folder / "caption", ctx)
+        caption_copy = ctx.prepared_from
+        ctx.label = f"{base or folder.name}-vqa"
+        vqa_model, vqa_processor = _load_parts("blip-vqa", folder / "vqa", ctx)
+        ctx.prepared_from = " ".join(p for p in (caption_copy, ctx.prepared_from) if p)
         return model, processor, vqa_model, vqa_processor
-    model, processor = _load_parts(spec.kind, folder, dtype, device)
+    model, processor = _load_parts(spec.kind, folder, ctx)
     return model, processor, None, None
 
 

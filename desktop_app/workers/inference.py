@@ -94,7 +94,9 @@ class InferenceWorker(QObject):
         sampler = threading.Thread(target=self._report_progress, args=(Path(folder), done), daemon=True)
         sampler.start()
         try:
-            self._loaded = load_model(spec, device=device, precision=precision)
+            # A one-time preparation (a quantized copy) is heard when it starts and when it ends.
+            self._loaded = load_model(spec, device=device, precision=precision,
+                                      progress=lambda f, s: self.notice.emit(s) if f in (0.0, 1.0) else None)
         except (ModelLoadError, ModelNotInstalledError) as exc:
             self.load_failed.emit(str(exc))
             return

@@ -192,3 +192,30 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_continues(fake_hub: FakeHub, test_mode
     assert rerun.returncode == EXIT_OK, rerun.stderr
     assert ("/cdn/" + partial.name.split(".")[0], f"bytes={kept}-") in fake_hub.file_requests()
     assert "is installed in" in rerun.stdout
+
+
+def test_models_prepare_makes_a_quantized_copy_once(capsys, tiny_model_dirs, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dirs["blip2-opt"], folder)
+    code, out, err = models(capsys, "prepare", str(folder), "--precision", "int8")
+    lines = out.splitlines()
+    assert code == EXIT_OK and err == ""
+    assert lines[0] == "Preparing the model for this computer in int8; this happens once."
+    assert "The model is prepared." in lines and all(line.endswith(".") for line in lines)
+    assert lines[-1].startswith(f"The model {folder} is prepared in int8 for this computer, in ")
+    copy = Path(lines[-1].split(", in ", 1)[1].rstrip("."))
+    assert (copy / "lookaloud-prepared.json").is_file() and (copy / "model.safetensors").is_file()
+    code, out, _ = models(capsys, "prepare", str(folder), "--precision", "int8")
+    assert code == EXIT_OK and out == f"The model {folder} was already prepared in int8 for this computer, in {copy}.\n"
+
+
+def test_models_prepare_says_when_there_is_nothing_to_prepare(capsys) -> None:
+    code, out, _ = models(capsys, "prepare", catalog.DEMO_MODEL, "--precision", "fp32")
+    assert code == EXIT_OK
+    assert out.startswith(f"The model {catalog.DEMO_MODEL} needs no preparation in fp32: it loads straight from")
+    code, _, err = models(capsys, "prepare", "no-such-model")
+    assert code == EXIT_BAD_INPUT and err.startswith("There is no model called no-such-model.")
+    code, _, err = models(capsys, "prepare", "blip2-opt-2.7b")
+    assert code == EXIT_NO_MODEL and "lookaloud models download blip2-opt-2.7b" in err
