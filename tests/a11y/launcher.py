@@ -144,19 +144,22 @@ def launch_app(home: Path, bus_address: str, settings: dict[str, Any], *args: st
     config = home / "config"
     (config / "lookaloud").mkdir(parents=True, exist_ok=True)
     (config / "lookaloud" / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    log = open(home / "app.log", "w")  # noqa: SIM115 - the process owns it until it exits
+    return subprocess.Popen([sys.executable, "-m", "desktop_app", *args], cwd=str(home),
+                            env=app_env(home, bus_address, env), stdout=log, stderr=subprocess.STDOUT)
+
+
+def app_env(home: Path, bus_address: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment launch_app gives Lookaloud (another `lookaloud` command with it reaches
+    the running app, e.g. `lookaloud trigger`)."""
     (home / "tmp").mkdir(exist_ok=True)
     (home / "runtime").mkdir(mode=0o700, exist_ok=True)
-    extra_env = env or {}
-    env = {**os.environ, "XDG_CONFIG_HOME": str(config), "TMPDIR": str(home / "tmp"), "HOME": str(home),
-           "XDG_RUNTIME_DIR": str(home / "runtime"),
-           "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "AT_SPI_BUS_ADDRESS": bus_address,
-           # No sound device: Lookaloud's own voice cannot play, so (as for a user whose sound is
-           # broken) everything it says reaches the screen reader as AT-SPI announcements.
-           "LOOKALOUD_AUDIO_PLAYER": "aplay -q -D no_such_device"}
-    env.update(extra_env)
-    log = open(home / "app.log", "w")  # noqa: SIM115 - the process owns it until it exits
-    return subprocess.Popen([sys.executable, "-m", "desktop_app", *args], cwd=str(home), env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    return {**os.environ, "XDG_CONFIG_HOME": str(home / "config"), "TMPDIR": str(home / "tmp"), "HOME": str(home),
+            "XDG_RUNTIME_DIR": str(home / "runtime"),
+            "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "AT_SPI_BUS_ADDRESS": bus_address,
+            # No sound device: Lookaloud's own voice cannot play, so (as for a user whose sound is
+            # broken) everything it says reaches the screen reader as AT-SPI announcements.
+            "LOOKALOUD_AUDIO_PLAYER": "aplay -q -D no_such_device", **(env or {})}
 
 
 def saved_settings(home: Path) -> dict[str, Any]:

@@ -218,6 +218,27 @@ class Orca:
         text = self.debug_file.read_text(errors="replace")
         return re.findall(r"SPEECH OUTPUT: '(.*?)'(?:\{|$)", text, re.MULTILINE)
 
+    def spoken_since(self, since: str) -> list[str]:
+        """What Orca spoke at or after the clock time `since` ("HH:MM:SS.ffffff", as
+        time.strftime("%H:%M:%S") + fraction gives it): by the debug file's own timestamps, as
+        Orca writes its file a while after it speaks."""
+        if not self.debug_file.exists():
+            return []
+        text = self.debug_file.read_text(errors="replace")
+        return [said for at, said in re.findall(r"^(\d\d:\d\d:\d\d\.\d+) - SPEECH OUTPUT: '(.*?)'(?:\{|$)",
+                                                text, re.MULTILINE) if at >= since]
+
+    def wait_until_quiet(self, quiet: float = 2.0, timeout: float = 30) -> None:
+        """Until Orca's debug file has had no new speech for `quiet` seconds: it is written a
+        moment after Orca speaks, so a count taken at once can miss what it just said."""
+        deadline = time.monotonic() + timeout
+        count, since = len(self.spoken()), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < quiet:
+            time.sleep(0.25)
+            now = len(self.spoken())
+            if now != count:
+                count, since = now, time.monotonic()
+
     def wait_until_speaking(self, timeout: float = 90) -> None:
         """Orca says its welcome ("Screen reader on.") once it runs; wait for that."""
         deadline = time.monotonic() + timeout
