@@ -166,7 +166,7 @@ def run_model(model: str, clips: list[dict[str, Any]], args: argparse.Namespace)
     kwargs: dict[str, Any] = {"beam_size": args.beam, "cpu_threads": args.threads}
     if args.prompt is not None:
         kwargs["prompt"] = None if args.prompt == "none" else args.prompt
-    for name in ("temperature", "no_speech_max"):
+    for name in ("temperature", "no_speech_max", "vad_threshold"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
     if args.path == "plain":
@@ -256,6 +256,7 @@ def main() -> int:
     parser.add_argument("--prompt", default=None, help='Whisper initial prompt; "none" for no prompt')
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--no-speech-max", type=float, default=None)
+    parser.add_argument("--vad-threshold", type=float, default=None, help="Silero threshold inside transcribe")
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 CPU threads (0: its default)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="transcribe each 2.5-3.5 s question this many times and keep the fastest, "
