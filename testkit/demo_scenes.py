@@ -15,6 +15,7 @@ Qt-free and torch-free.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -63,6 +64,13 @@ class SceneShape:
     x: int
     y: int
     radius: int
+    # Wide scenes only (see wide_scene): turn in degrees, outline width (0: filled), the drawing
+    # routine, the exact RGB, and the proportions of the shape's own geometry.
+    rotation: float = 0.0
+    outline: int = 0
+    routine: str = "plain"
+    rgb: tuple[int, int, int] | None = None
+    shape_aspect: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,22 @@ class Scene:
     sign_y: int = 205
     swap_halves: bool = False  # which half gets the first background colour
     seed: int = field(default=0, compare=False)
+    # Wide scenes only: canvas size, the split's place (fraction), background RGBs, sign text
+    # size, and what happens to the finished picture (noise, blur, JPEG quality; 0 = none).
+    width: int = CANVAS
+    height: int = CANVAS
+    split_at: float = 0.5
+    background_rgb: tuple[tuple[int, int, int], ...] = ()
+    sign_size: int = 30
+    noise: float = 0.0
+    blur: float = 0.0
+    jpeg: int = 0
 
     # ----- drawing -----
     def render(self) -> Image.Image:
-        """Draw the scene as a CANVAS x CANVAS RGB picture."""
+        """Draw the scene as a CANVAS x CANVAS RGB picture (a wide scene: width x height)."""
+        if self.background_rgb:
+            return _render_wide(self)
         first, second = (self.background * 2)[:2]
         if self.swap_halves:
             first, second = second, first
@@ -107,7 +127,7 @@ class Scene:
 
     def sign_box(self) -> tuple[int, int, int, int] | None:
         """(left, top, right, bottom) of the sign, border included, or None without a sign."""
-        return _sign_layout(self.sign, self.sign_x, self.sign_y)[0] if self.sign else None
+        return _sign_layout(self.sign, self.sign_x, self.sign_y, self.sign_size)[0] if self.sign else None
 
     # ----- language -----
     def caption(self) -> str:
@@ -239,6 +259,226 @@ def _place(
     )
 
 
+# ----- wide scenes: the same world, drawn in many more ways -----
+ROUTINES: tuple[str, ...] = ("plain", "supersampled", "regular", "lines")
+SIZE_RANGE: tuple[float, float] = (0.08, 0.6)  # a shape's extent, as a share of the shorter side
+
+
+def wide_scene(seed: int) -> Scene:
+    """A scene of the same world (shapes, colours, columns, signs, backgrounds, captions and
+    questions as random_scene) drawn far more freely: any canvas size and aspect, shapes from
+    SIZE_RANGE of the picture anywhere in their third of the width, filled or outlined, hard
+    or anti-aliased edges from several drawing routines, slight rotation, shade changes, noise,
+    blur and JPEG artefacts. The column of a shape is the third of the width its centre is in;
+    shapes never overlap, so the caption's left-to-right order is the order of the centres."""
+    rng = random.Random(seed ^ 0x5EED5)
+    layout = random_scene(seed)  # what is in the scene (the language side), not where
+    aspect = math.exp(rng.uniform(-math.log(2.0), math.log(2.0)))
+    area = rng.uniform(80, 560) ** 2
+    width = max(64, min(800, round(math.sqrt(area * aspect))))
+    height = max(64, min(800, round(math.sqrt(area / aspect))))
+    short = min(width, height)
+    sign_size = max(10, int(short * rng.uniform(0.07, 0.14)))
+    sign_box_wh = None
+    if layout.sign:
+        box, _ = _sign_layout(layout.sign, 0, 0, sign_size)
+        sign_box_wh = (box[2] - box[0], box[3] - box[1])
+    for _attempt in range(40):
+        shapes: list[SceneShape] = []
+        boxes: list[tuple[float, float, float, float]] = []
+        ok = True
+        n = len(layout.shapes)
+        for original in layout.shapes:
+            col = original.column
+            third = width / 3
+            # Several shapes must fit side by side: the bigger sizes go to scenes with fewer shapes.
+            top_frac = SIZE_RANGE[1] if n == 1 else min(SIZE_RANGE[1], 0.9 * third / short, 0.45 if n == 2 else 0.32)
+            frac = rng.uniform(SIZE_RANGE[0], max(SIZE_RANGE[0], top_frac))
+            radius = max(3, int(frac * short / 2))
+            lo_x, hi_x = max(col * third, radius + 1), min((col + 1) * third - 1, width - radius - 2)
+            if lo_x > hi_x:
+                ok = False
+                break
+            x = int(rng.uniform(lo_x, hi_x))
+            y = int(rng.uniform(radius + 1, height - radius - 2))
+            box = (x - radius, y - radius, x + radius, y + radius)
+            if any(_overlap(box, other, 2) for other in boxes):
+                ok = False
+                break
+            boxes.append(box)
+            outline = 0
+            if rng.random() < 0.3:
+                outline = max(2, int(radius * rng.uniform(0.12, 0.3)))
+            shapes.append(SceneShape(
+                original.kind, original.colour, col, x, y, radius,
+                rotation=rng.uniform(-15, 15) if rng.random() < 0.6 else 0.0,
+                outline=outline,
+                routine=rng.choice(ROUTINES),
+                rgb=_jitter(COLOURS[original.colour], rng, 18),
+                shape_aspect=rng.uniform(0.85, 1.15),
+            ))
+        if not ok:
+            continue
+        sign_x, sign_y = width // 2, height // 2
+        if sign_box_wh:
+            sw, sh = sign_box_wh
+            if sw + 4 > width or sh + 4 > height:
+                continue
+            sign_x = int(rng.uniform(sw / 2 + 2, width - sw / 2 - 2))
+            sign_y = int(rng.uniform(sh / 2 + 2, height - sh / 2 - 2))
+            sbox = (sign_x - sw / 2, sign_y - sh / 2, sign_x + sw / 2, sign_y + sh / 2)
+            if any(_overlap(sbox, other, 3) for other in boxes):
+                continue
+        break
+    else:
+        # Nothing fitted freely (rare: a small canvas and a sign): the classic layout, scaled.
+        return _scaled_classic(layout, rng)
+    jpeg = rng.randint(25, 92) if rng.random() < 0.35 else 0
+    return Scene(
+        shapes=tuple(shapes),
+        background=layout.background,
+        split=layout.split,
+        sign=layout.sign,
+        sign_x=sign_x,
+        sign_y=sign_y,
+        swap_halves=layout.swap_halves,
+        seed=seed,
+        width=width,
+        height=height,
+        split_at=rng.uniform(0.3, 0.7),
+        background_rgb=tuple(_jitter(BACKGROUNDS[name], rng, 14) for name in layout.background),
+        sign_size=sign_size,
+        noise=rng.uniform(2, 14) if rng.random() < 0.3 else 0.0,
+        blur=rng.uniform(0.4, 1.2) if rng.random() < 0.15 else 0.0,
+        jpeg=jpeg,
+    )
+
+
+def _scaled_classic(layout: Scene, rng: random.Random) -> Scene:
+    return Scene(shapes=layout.shapes, background=layout.background, split=layout.split, sign=layout.sign,
+                 sign_x=layout.sign_x, sign_y=layout.sign_y, swap_halves=layout.swap_halves, seed=layout.seed,
+                 background_rgb=tuple(BACKGROUNDS[name] for name in layout.background))
+
+
+def _overlap(a, b, margin: float) -> bool:
+    return not (a[2] + margin < b[0] or b[2] + margin < a[0] or a[3] + margin < b[1] or b[3] + margin < a[1])
+
+
+def _jitter(rgb: tuple[int, int, int], rng: random.Random, amount: int) -> tuple[int, int, int]:
+    return tuple(max(0, min(255, c + rng.randint(-amount, amount))) for c in rgb)  # type: ignore[return-value]
+
+
+def _outline_points(s: SceneShape) -> list[tuple[float, float]]:
+    """The corners of a polygon shape (not circles), turned by s.rotation about its centre."""
+    r, a = s.radius, s.shape_aspect
+    if s.kind == "square":
+        h = r * 0.85
+        pts = [(-h * a, -h), (h * a, -h), (h * a, h), (-h * a, h)]
+    elif s.kind == "triangle":
+        pts = [(0, -r), (r * a, r * 0.8), (-r * a, r * 0.8)]
+    elif s.kind == "diamond":
+        pts = [(0, -r), (r * 0.75 * a, 0), (0, r), (-r * 0.75 * a, 0)]
+    elif s.kind == "star":
+        inner = 0.45 * a if a < 1.0 else 0.45
+        pts = []
+        for i in range(10):
+            rad = r if i % 2 == 0 else r * inner
+            angle = -math.pi / 2 + i * math.pi / 5
+            pts.append((rad * math.cos(angle), rad * math.sin(angle)))
+    else:
+        raise ValueError(f"no corners for {s.kind!r}")
+    t = math.radians(s.rotation)
+    c, si = math.cos(t), math.sin(t)
+    return [(s.x + px * c - py * si, s.y + px * si + py * c) for px, py in pts]
+
+
+def _draw_wide_shape(img: Image.Image, s: SceneShape) -> None:
+    fill = s.rgb or COLOURS[s.colour]
+    if s.routine == "supersampled":
+        # Draw 4x bigger on a mask, shrink it with a box filter: soft, anti-aliased edges.
+        k = 4
+        pad = s.radius + s.outline + 4
+        left, top = s.x - pad, s.y - pad
+        size = 2 * pad
+        mask = Image.new("L", (size * k, size * k), 0)
+        d = ImageDraw.Draw(mask)
+        local = SceneShape(s.kind, s.colour, s.column, pad * k, pad * k, s.radius * k, s.rotation,
+                           s.outline * k, "plain", None, s.shape_aspect)
+        _draw_on(d, local, 255)
+        mask = mask.resize((size, size), Image.Resampling.BOX)
+        img.paste(Image.new("RGB", (size, size), fill), (left, top), mask)
+        return
+    draw = ImageDraw.Draw(img)
+    if s.routine == "regular" and s.kind in ("square", "triangle") and s.shape_aspect and not s.outline:
+        sides = 4 if s.kind == "square" else 3
+        rot = 45 + s.rotation if sides == 4 else s.rotation
+        radius = s.radius * (0.85 * math.sqrt(2) if sides == 4 else 0.95)
+        draw.regular_polygon((s.x, s.y, radius), sides, rotation=-rot, fill=fill)
+        return
+    _draw_on(draw, s, fill, joint="curve" if s.routine == "lines" else None)
+
+
+def _draw_on(draw: ImageDraw.ImageDraw, s: SceneShape, fill, joint: str | None = None) -> None:
+    """A shape in one colour on any Pillow drawing surface: filled, or outlined s.outline wide."""
+    r = s.radius
+    if s.kind == "circle":
+        rx, ry = r * s.shape_aspect ** 0.3, r / s.shape_aspect ** 0.3
+        box = (s.x - rx, s.y - ry, s.x + rx, s.y + ry)
+        if s.outline:
+            draw.ellipse(box, outline=fill, width=s.outline)
+        else:
+            draw.ellipse(box, fill=fill)
+        return
+    pts = _outline_points(s)
+    if not s.outline:
+        draw.polygon(pts, fill=fill)
+    elif joint:
+        draw.line([*pts, pts[0], pts[1]], fill=fill, width=s.outline, joint=joint)
+    else:
+        draw.polygon(pts, outline=fill, width=s.outline)
+
+
+def _render_wide(scene: Scene) -> Image.Image:
+    w, h = scene.width, scene.height
+    first, second = (scene.background_rgb * 2)[:2]
+    if scene.swap_halves:
+        first, second = second, first
+    img = Image.new("RGB", (w, h), first)
+    draw = ImageDraw.Draw(img)
+    if scene.split == "vertical":
+        draw.rectangle((int(w * scene.split_at), 0, w, h), fill=second)
+    elif scene.split == "horizontal":
+        draw.rectangle((0, int(h * scene.split_at), w, h), fill=second)
+    for shape in scene.shapes:
+        if scene.width == CANVAS and scene.height == CANVAS and shape.routine == "plain" and shape.rgb is None:
+            _draw_shape(draw, shape)
+        else:
+            _draw_wide_shape(img, shape)
+    if scene.sign:
+        _draw_sign(ImageDraw.Draw(img), scene.sign, scene.sign_x, scene.sign_y, scene.sign_size)
+    return _degrade(img, scene)
+
+
+def _degrade(img: Image.Image, scene: Scene) -> Image.Image:
+    import io
+
+    if scene.blur:
+        from PIL import ImageFilter
+
+        img = img.filter(ImageFilter.GaussianBlur(scene.blur))
+    if scene.noise:
+        rnd = random.Random(scene.seed * 31 + 5)
+        noise = Image.effect_noise(img.size, scene.noise * 4).convert("RGB")
+        # effect_noise is centred on 128: add (noise - 128) * a small factor, per pixel.
+        img = Image.blend(img, noise, min(0.25, scene.noise / 60 + rnd.random() * 0.02))
+    if scene.jpeg:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=scene.jpeg)
+        buf.seek(0)
+        img = Image.open(buf).convert("RGB")
+    return img
+
+
 def _with_article(phrase: str) -> str:
     return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
@@ -268,28 +508,29 @@ def _draw_shape(draw: ImageDraw.ImageDraw, s: SceneShape) -> None:
         raise ValueError(f"unknown shape {s.kind!r}")
 
 
-def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(size: int = 30) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     # Pillow's bundled font, so the letters look the same on every machine.
-    if not _FONT:
-        _FONT.append(ImageFont.load_default(size=30))
-    return _FONT[0]
+    if size not in _FONT:
+        _FONT[size] = ImageFont.load_default(size=size)
+    return _FONT[size]
 
 
-_FONT: list[ImageFont.FreeTypeFont | ImageFont.ImageFont] = []
+_FONT: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
 
 
-def _sign_layout(word: str, cx: int, cy: int) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+def _sign_layout(word: str, cx: int, cy: int, size: int = 30) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
     """The sign's box and where its text starts."""
-    left, top, right, bottom = _font().getbbox(word)
+    left, top, right, bottom = _font(size).getbbox(word)
     w, h = right - left, bottom - top
-    box = (cx - w // 2 - 10, cy - h // 2 - 8, cx + w // 2 + 10, cy + h // 2 + 8)
+    pad_x, pad_y = max(3, size // 3), max(3, size * 4 // 15)
+    box = (cx - w // 2 - pad_x, cy - h // 2 - pad_y, cx + w // 2 + pad_x, cy + h // 2 + pad_y)
     return box, (cx - w // 2 - left, cy - h // 2 - top)
 
 
-def _draw_sign(draw: ImageDraw.ImageDraw, word: str, cx: int, cy: int) -> None:
-    box, origin = _sign_layout(word, cx, cy)
-    draw.rectangle(box, fill=(250, 250, 240), outline=(0, 0, 0), width=3)
-    draw.text(origin, word, fill=(0, 0, 0), font=_font())
+def _draw_sign(draw: ImageDraw.ImageDraw, word: str, cx: int, cy: int, size: int = 30) -> None:
+    box, origin = _sign_layout(word, cx, cy, size)
+    draw.rectangle(box, fill=(250, 250, 240), outline=(0, 0, 0), width=max(1, size // 10))
+    draw.text(origin, word, fill=(0, 0, 0), font=_font(size))
 
 
 def vocabulary() -> list[str]:

@@ -118,3 +118,82 @@ def test_sign_word_is_legible_to_ocr(tmp_path) -> None:
         result = subprocess.run(["tesseract", str(path), "-", "--psm", "8"], capture_output=True,
                                 text=True, timeout=60, check=False)
         assert word in re.findall(r"[a-z]+", result.stdout.lower()), (word, result.stdout)
+
+
+# ----- wide scenes (training) and other scenes (held-out scoring) -----
+def _colour_near(rgb, want, tolerance=40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(rgb, want))
+
+
+def test_wide_scenes_are_deterministic_and_vary_every_way() -> None:
+    assert ds.wide_scene(7).render().tobytes() == ds.wide_scene(7).render().tobytes()
+    scenes = [ds.wide_scene(seed) for seed in range(300)]
+    sizes = [2 * s.radius / min(sc.width, sc.height) for sc in scenes for s in sc.shapes]
+    assert min(sizes) < 0.12 and max(sizes) > 0.5
+    assert len({(sc.width, sc.height) for sc in scenes}) > 200
+    assert min(sc.width / sc.height for sc in scenes) < 0.6 and max(sc.width / sc.height for sc in scenes) > 1.6
+    shapes = [s for sc in scenes for s in sc.shapes]
+    assert {s.routine for s in shapes} == set(ds.ROUTINES)
+    assert any(s.outline for s in shapes) and any(not s.outline for s in shapes)
+    assert any(s.rotation for s in shapes)
+    assert any(sc.jpeg for sc in scenes) and any(sc.noise for sc in scenes) and any(sc.blur for sc in scenes)
+
+
+def test_wide_scenes_keep_the_language_true() -> None:
+    """Column = the third of the width holding the shape's centre; the caption names the shapes
+    left to right; nothing overlaps; a filled shape's centre pixel is its colour."""
+    for seed in range(150):
+        sc = ds.wide_scene(seed)
+        img = sc.render()
+        assert img.size == (sc.width, sc.height)
+        xs = [s.x for s in sc.shapes]
+        assert xs == sorted(xs)
+        for s in sc.shapes:
+            # (to the pixel: centres are whole pixels, thirds are not)
+            assert s.column * sc.width / 3 - 1 <= s.x <= (s.column + 1) * sc.width / 3, (seed, s)
+            assert 0 <= s.x - s.radius and s.x + s.radius < sc.width
+            assert 0 <= s.y - s.radius and s.y + s.radius < sc.height
+            if not s.outline and not sc.noise and not sc.jpeg and not sc.blur and s.radius > 6:
+                assert _colour_near(img.getpixel((s.x, s.y)), ds.COLOURS[s.colour]), (seed, s)
+        for a in sc.shapes:
+            for b in sc.shapes:
+                if a is not b:
+                    assert abs(a.x - b.x) > a.radius + b.radius or abs(a.y - b.y) > a.radius + b.radius
+        assert sc.caption() == ds.random_scene(seed).caption()
+
+
+def test_other_scenes_are_drawn_differently_but_say_what_they_show() -> None:
+    from testkit import other_scenes as other
+
+    assert other.other_scene(5).render().tobytes() == other.other_scene(5).render().tobytes()
+    scenes = [other.other_scene(seed) for seed in range(200)]
+    assert len({(sc.width, sc.height) for sc in scenes}) > 150
+    assert {len(sc.scene.shapes) for sc in scenes} == {1, 2, 3}
+    kinds = Counter(s.kind for sc in scenes for s in sc.scene.shapes)
+    assert set(kinds) == set(ds.SHAPES)
+    for sc in scenes[:80]:
+        img = sc.render()
+        assert img.size == (sc.width, sc.height)
+        xs = [s.x for s in sc.scene.shapes]
+        assert xs == sorted(xs)
+        for s, rgb, hollow in zip(sc.scene.shapes, sc.shade, sc.hollow):
+            assert s.column * sc.width / 3 - 1 <= s.x <= (s.column + 1) * sc.width / 3, s
+            # Every shade is nearest to its own colour name.
+            assert _nearest_colour(rgb) == s.colour
+            if not hollow and not sc.jpeg and s.radius > 6:
+                assert _colour_near(img.getpixel((s.x, s.y)), rgb, 3), (s, rgb)
+        answers = {qa.question: qa.answer for qa in sc.questions()}
+        assert answers["how many shapes are there?"] == ds.NUMBERS[len(sc.scene.shapes)]
+
+
+def test_other_scenes_share_no_drawing_code_with_the_training_generator() -> None:
+    """The held-out generator must not call the training generator's drawing routines, or its
+    scores would not measure pictures drawn by other code."""
+    import inspect
+
+    from testkit import other_scenes as other
+
+    source = inspect.getsource(other)
+    for name in ("render(", "_draw_shape", "_draw_wide_shape", "_draw_on", "_draw_sign", "_render_wide", "_degrade",
+                 "wide_scene", "random_scene", "compose("):
+        assert f"ds.{name}" not in source, name
