@@ -255,12 +255,12 @@ def _pretend_gpu(monkeypatch, oom_while: str) -> list[str]:
 
     real_run = ImageSession._run
 
-    def run(self, prompt, settings, caption, question=""):
+    def run(self, prompt, settings, caption, question="", **kwargs):
         phase = "captioning" if caption else "answering"
         events.append(f"{phase} on {self.loaded.device}")
         if self.loaded.device == "cuda" and oom_while == phase:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
-        return real_run(self, prompt, settings, caption, question)
+        return real_run(self, prompt, settings, caption, question, **kwargs)
 
     monkeypatch.setattr(loader, "_load_all", load_all)
     monkeypatch.setattr(ImageSession, "_run", run)
