@@ -165,6 +165,9 @@ SLOW_MODULES = {
     "tests/retrieval/test_engine.py", "tests/retrieval/test_shared_vision.py",
     "tests/retrieval/test_index_search_cli.py", "tests/retrieval/test_find_dialog.py",
     "tests/retrieval/test_default_model.py", "tests/retrieval/test_app_find.py", "tests/retrieval/test_forget_setting.py",
+    # streamed captions and quantized models: tiny models and the demo model run; the app starts
+    "tests/vision/test_quantize.py", "tests/vision/test_session_stream.py", "tests/vision/test_describer_stream.py",
+    "tests/app/test_first_words.py", "tests/speech/test_listening.py",
     # building things
     "tests/test_packaging.py", "tests/test_installers.py",
 }
