@@ -13,6 +13,7 @@ import argparse
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +85,14 @@ class ProgressBar:
 
 def _forget(folders: list[str]) -> int:
     from desktop_app.cli import EXIT_FAILED, EXIT_OK
-    from desktop_app.retrieval.store import IndexStore, IndexUnusableError, forget_all_pictures
+    from desktop_app.retrieval.store import forget_all_pictures
 
     if not folders:
         print(forget_all_pictures())
         return EXIT_OK
-    try:
-        with IndexStore() as store:
-            count = sum(store.forget_under(str(Path(f).expanduser().resolve())) for f in folders)
-    except IndexUnusableError as exc:
-        _error(str(exc))
-        return EXIT_FAILED
-    except sqlite3.Error as exc:  # busy for too long, disk full: what was committed stays
-        _error(f"The picture index could not be written or read: {exc}.")
+    done, count = _in_index(lambda store: sum(store.forget_under(str(Path(f).expanduser().resolve()))
+                                              for f in folders))
+    if not done:
         return EXIT_FAILED
     print(f"Lookaloud forgot {count} indexed picture{'s' if count != 1 else ''}.")
     return EXIT_OK
@@ -123,7 +119,6 @@ def run(args: argparse.Namespace) -> int:
     from desktop_app.models import vision_catalog as catalog
     from desktop_app.retrieval.engine import load_retrieval_model
     from desktop_app.retrieval.indexer import Indexer
-    from desktop_app.retrieval.store import IndexStore, IndexUnusableError
     from desktop_app.vision.loader import ModelLoadError, ModelNotInstalledError, load_model
 
     try:
@@ -149,16 +144,11 @@ def run(args: argparse.Namespace) -> int:
         bar.end_line()
         _error(f"Skipped: {sentence}")
 
-    try:
-        with IndexStore() as store:
-            summary = Indexer(store, retrieval, captioner, shared).run([Path(f) for f in args.folders], bar, skipped)
-            total = store.count()
-    except IndexUnusableError as exc:
-        _error(str(exc))
+    done, result = _in_index(lambda store: (
+        Indexer(store, retrieval, captioner, shared).run([Path(f) for f in args.folders], bar, skipped), store.count()))
+    if not done:
         return EXIT_FAILED
-    except sqlite3.Error as exc:  # busy for too long, disk full: what was committed stays
-        _error(f"The picture index could not be written or read: {exc}.")
-        return EXIT_FAILED
+    summary, total = result
     bar.end_line()
     done = f"{summary.embedded} new, {summary.unchanged + summary.reused} unchanged"
     if summary.skipped:
@@ -170,3 +160,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"Indexed {summary.total} picture{'s' if summary.total != 1 else ''}: {done}{removed}. "
           f"The index holds {total} picture{'s' if total != 1 else ''}.")
     return EXIT_OK
+
+
+def _in_index(work: Callable[[Any], Any]) -> tuple[bool, Any]:
+    """(True, work(store)) on the open IndexStore; (False, None) after saying why it failed."""
+    from desktop_app.retrieval.store import IndexStore, IndexUnusableError
+
+    try:
+        with IndexStore() as store:
+            return True, work(store)
+    except IndexUnusableError as exc:
+        _error(str(exc))
+    except sqlite3.Error as exc:  # busy for too long, disk full: what was committed stays
+        _error(f"The picture index could not be written or read: {exc}.")
+    return False, None
