@@ -17,6 +17,7 @@ the end of a sentence or, failing that, between words, with "…" where a senten
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from desktop_app.ocr.kind import Classification, PictureKind
 from desktop_app.ocr.types import OcrLine, OcrResult
@@ -87,6 +88,47 @@ def hedge_caption(caption: str, kind: PictureKind) -> str:
     says nothing beyond 'a screen'."""
     stripped = _content(caption)
     return _sentence(f"Probably {stripped[0].lower() + stripped[1:]}") if stripped else ""
+
+
+class HedgedPhrases:
+    """A caption's phrases, streamed while the model writes it, worded as the description will
+    begin: when the caption opens with "a screenshot of" (or "a picture of"...), that is left out
+    and "Probably" comes first, as hedge_caption does to the finished caption ("A screenshot of
+    a settings window," -> "Probably a settings window,"). Phrases of filler alone are held back
+    until a word of content comes. Other captions pass through as they are. Call it with each
+    phrase; `finish()` once the caption is out says whether anything was passed on."""
+
+    def __init__(self, on_phrase: Callable[[str], None], hedge: bool = True) -> None:
+        self.on_phrase = on_phrase
+        self.hedge = hedge
+        self._held: list[str] = []
+        self._decided = not hedge
+        self.passed = 0
+
+    def __call__(self, phrase: str) -> None:
+        if self._decided:
+            self._pass(phrase)
+            return
+        self._held.append(phrase)
+        text = " ".join(self._held)
+        if not _FILLER.match(text):
+            self._decided = True  # no "a screenshot of": the caption is said as it is
+            self._pass(text)
+            return
+        content = _content(text)
+        if content:
+            self._decided = True
+            self._pass(f"Probably {content[0].lower() + content[1:]}")
+        # else: only filler so far ("A screenshot of a computer screen"): wait for more
+
+    def _pass(self, phrase: str) -> None:
+        self.passed += 1
+        self.on_phrase(phrase)
+
+    def finish(self) -> bool:
+        """Whether any phrase was passed on (nothing is, for a caption of filler alone: the
+        description is then said whole)."""
+        return self.passed > 0
 
 
 def _letters(text: str) -> str:

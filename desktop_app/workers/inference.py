@@ -228,22 +228,23 @@ class InferenceWorker(QObject):
         from desktop_app.describer import DescribeOptions, compose
         from desktop_app.ocr import OcrCancelled, OcrError
 
-        options = DescribeOptions(request.include_text, request.include_kind, request.language)
-        phrases: list[str] = []
+        from desktop_app.ocr.compose import HedgedPhrases
 
-        def on_phrase(phrase: str) -> None:
-            phrases.append(phrase)
-            self.phrase_ready.emit(request.id, phrase)
+        options = DescribeOptions(request.include_text, request.include_kind, request.language)
+        # The phrases are worded as the description will begin ("Probably a settings window"),
+        # which hedges the caption only when it reads the text and says the kind.
+        phrases = HedgedPhrases(lambda phrase: self.phrase_ready.emit(request.id, phrase),
+                                hedge=request.include_text and request.include_kind)
 
         # describer.describe, in its two steps: the caption is out (and heard) before the text is read.
-        caption = session.caption_stream(on_phrase)
+        caption = session.caption_stream(phrases)
         try:
             found = compose(caption, request.image, options, cancel=request.cancel)
             after = found.after_caption
         except OcrCancelled:
             raise
         except OcrError as exc:
-            if not phrases:
+            if not phrases.finish():
                 raise
             # The caption has been heard: keep it as the description and say why the text is missing
             # after it, rather than an error that would cut it off.
@@ -251,5 +252,5 @@ class InferenceWorker(QObject):
             after = f"{exc} The description says what the model saw, without the text."
         return Result(request.id, DESCRIBE, request.picture_id, found.spoken, caption=found.caption,
                       picture_kind=found.kind, found_text=found.found_text,
-                      continuation=after if phrases else None,
+                      continuation=after if phrases.finish() else None,
                       timings_ms={**session.timings_ms, "total": (time.perf_counter() - start) * 1000})
