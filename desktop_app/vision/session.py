@@ -56,8 +56,16 @@ class _TokenStream:
         self.on_tokens = on_tokens
         self.ids: list[int] = []
         self._prompt_seen = False
+        self.also: Any = None  # a streamer the settings asked for (the benchmarks' clock) gets every call too
+
+    def joined(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """generate() arguments with this streamer in them (and any the settings had, behind it)."""
+        self.also = kwargs.pop("streamer", None)
+        return {**kwargs, "streamer": self}
 
     def put(self, value: Any) -> None:
+        if self.also is not None:
+            self.also.put(value)
         if not self._prompt_seen:
             self._prompt_seen = True  # generate's first put is the prompt (or the decoder's start)
             return
@@ -65,7 +73,8 @@ class _TokenStream:
         self.on_tokens(self.ids)
 
     def end(self) -> None:
-        pass
+        if self.also is not None:
+            self.also.end()
 
 
 class Cancelled(Exception):
@@ -327,7 +336,9 @@ class ImageSession:
         import torch
 
         model = self.loaded.model
-        extra: dict[str, Any] = {"streamer": stream} if stream is not None else {}
+        kwargs = self.generation_kwargs(settings)
+        if stream is not None:
+            kwargs = stream.joined(kwargs)
         with torch.inference_mode():
             embeds, attention, input_ids = self._language_inputs(prompt)
             inputs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": attention}
@@ -335,15 +346,14 @@ class ImageSession:
             if decoder_only:
                 inputs["input_ids"] = input_ids
             if self.spec.kind != catalog.BLIP2_OPT:
-                out = model.language_model.generate(**inputs, **self.generation_kwargs(settings), **extra)
+                out = model.language_model.generate(**inputs, **kwargs)
             else:
                 # The prompt prefix this picture's last request shared comes from the kept keys/values.
                 if self._prefix is None:
                     self._prefix = PrefixCache(model.language_model, model.config.num_query_tokens)
                 beams = int(settings.get("num_beams", 1))
                 inputs = {"attention_mask": attention, **self._prefix.generate_inputs(input_ids, embeds, beams)}
-                result = model.language_model.generate(**inputs, **self.generation_kwargs(settings),
-                                                       return_dict_in_generate=True, **extra)
+                result = model.language_model.generate(**inputs, **kwargs, return_dict_in_generate=True)
                 if not self.cancel.is_set():
                     self._prefix.keep(result, input_ids)
                 out = result.sequences
@@ -368,7 +378,7 @@ class ImageSession:
         cfg = model.config.text_config
         kwargs = self.generation_kwargs(settings, which)
         if stream is not None:
-            kwargs["streamer"] = stream
+            kwargs = stream.joined(kwargs)
         with torch.inference_mode():
             if caption:
                 if text:
