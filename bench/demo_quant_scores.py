@@ -3,8 +3,8 @@ quality guard): the rows for the model card's table, and the largest drop agains
 
 The scoring is the model's own (`tools/train_shapes_model.evaluate`: the same held-out scenes,
 greedy decoding from cached image features); only the model differs: int8 and int4 are the
-loader's quantized models (`load_model(..., precision=...)`, language model quantized, the rest
-in the CPU's float type), put in place of `from_pretrained` for that call.
+loader's quantized models (`load_model(..., precision=...)`: the language model in 8 or 4 bits,
+the vision transformer and Q-Former in 8 bits, the rest in the CPU's float type), put in place of `from_pretrained` for that call.
 
     .venv/bin/python bench/demo_quant_scores.py                 # 400 scenes, as the card
     .venv/bin/python bench/demo_quant_scores.py --scenes 100 --json out.json
@@ -28,7 +28,8 @@ if str(REPO / "tools") not in sys.path:
     sys.path.insert(0, str(REPO / "tools"))
 
 
-def scores(precision: str, scenes: int, eval_seed: int = 2, folder: Path | None = None) -> dict[str, Any]:
+def scores(precision: str, scenes: int, eval_seed: int = 2, folder: Path | None = None,
+           eval_set: str = "demo") -> dict[str, Any]:
     """evaluate() of the demo model's training tool, on the model as the loader gives it."""
     import torch
     import train_shapes_model as tsm
@@ -39,12 +40,12 @@ def scores(precision: str, scenes: int, eval_seed: int = 2, folder: Path | None 
 
     folder = folder or catalog.demo_folder()
     if precision == "fp32":
-        return tsm.evaluate(folder, eval_seed, scenes, torch.float32)
+        return tsm.evaluate(folder, eval_seed, scenes, torch.float32, eval_set=eval_set)
     loaded = loader.load_model(catalog.resolve(str(folder)), device="cpu", precision=precision, prepare=False)
     original = Blip2ForConditionalGeneration.from_pretrained
     try:
         Blip2ForConditionalGeneration.from_pretrained = lambda *a, **k: loaded.model  # type: ignore[method-assign]
-        return tsm.evaluate(folder, eval_seed, scenes, loaded.dtype)
+        return tsm.evaluate(folder, eval_seed, scenes, loaded.dtype, eval_set=eval_set)
     finally:
         Blip2ForConditionalGeneration.from_pretrained = original  # type: ignore[method-assign]
 
@@ -73,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", default="fp32,int8,int4")
     parser.add_argument("--max-drop", type=float, default=1.0, help="points below fp32 allowed in any kind")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--eval-set", default="demo", choices=("demo", "wide", "other"),
+                        help="held-out scenes: demo_scenes' classic ones (the card's table), its wide ones, "
+                             "or testkit/other_scenes.py's")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    results = {p: scores(p, args.scenes) for p in args.precisions.split(",")}
+    results = {p: scores(p, args.scenes, eval_set=args.eval_set) for p in args.precisions.split(",")}
     print(table(results))
     drops = largest_drop(results)
     print("\nLargest drop below fp32: " + ", ".join(f"{p} {d:.1f} points" for p, d in drops.items()))

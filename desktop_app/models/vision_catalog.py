@@ -34,6 +34,13 @@ BLIP2_ITM = "blip2-itm"  # BLIP-2 image-text retrieval (finding pictures by mean
 KINDS = (BLIP2_OPT, BLIP2_T5, INSTRUCTBLIP_T5, INSTRUCTBLIP_LLM, BLIP_PAIR)
 
 
+# Bytes a parameter takes in memory, by precision. int8 and int4 (processor only) keep the word
+# embeddings and norms in bf16 and quantize the Linear layers (the language model's in 8 or 4
+# bits, the vision side's in 8): measured on blip2-opt-2.7b, whole-run peak over parameters
+# (docs/benchmarks.md, bench/engine.py --compare).
+BYTES_PER_PARAMETER = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.1, "int4": 0.75}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model Lookaloud can run."""
@@ -57,8 +64,7 @@ class ModelSpec:
 
     def memory_gb(self, precision: str) -> float:
         """Memory needed to hold the weights in a precision, plus a working margin."""
-        bytes_per = 4 if precision == "fp32" else 2
-        return round(self.params_billion * bytes_per * 1.15 + 0.3, 1)
+        return round(self.params_billion * BYTES_PER_PARAMETER.get(precision, 2) * 1.15 + 0.3, 1)
 
     def prompt_for(self, question: str, history: list[tuple[str, str]] = ()) -> str:  # type: ignore[assignment]
         """The text prompt for a question, with earlier questions and answers as context."""

@@ -51,7 +51,7 @@ from desktop_app.workers.lifetime import WorkerThread
 # Rough seconds per billion parameters for one description (encode + about 20 tokens).
 # CPU figures come from the timings in NOTES.md (blip2-opt-2.7b size: 10-16 s in bf16 on a
 # 2-core machine, fp32 about twice as slow); the GPU figure is a conservative guess.
-_SECONDS_PER_BILLION = {"cuda": 0.4, "bf16": 3.2, "fp32": 6.4}
+_SECONDS_PER_BILLION = {"cuda": 0.4, "bf16": 3.2, "fp32": 6.4, "int8": 1.8, "int4": 2.0}
 # Leave a quarter of RAM for the system and the rest of the app.
 _RAM_SHARE = 0.75
 
@@ -70,12 +70,13 @@ class Machine:
     def device(self) -> str:
         return "cuda" if self.gpu_gb > 0 else "cpu"
 
-    @property
-    def precision(self) -> str:
-        """What the loader's "auto" will choose here."""
-        from desktop_app.vision.loader import best_precision
+    def precision_for(self, spec: catalog.ModelSpec) -> str:
+        """What the loader's "auto" will choose here for this model (int8 for a large one on a
+        processor)."""
+        from desktop_app.vision.loader import LARGE_MODEL_BYTES, best_precision
 
-        return best_precision(self.device, gpu_bf16=self.gpu_bf16, cpu_bf16=self.native_bf16)
+        large = spec.download_mb * 1_000_000 >= LARGE_MODEL_BYTES
+        return best_precision(self.device, gpu_bf16=self.gpu_bf16, cpu_bf16=self.native_bf16, large=large)
 
 
 def detect_machine() -> Machine:
@@ -122,11 +123,12 @@ class ModelFit:
 
 
 def assess(spec: ModelSpec, machine: Machine) -> ModelFit:
-    memory = spec.memory_gb(machine.precision)
+    precision = machine.precision_for(spec)
+    memory = spec.memory_gb(precision)
     if machine.device == "cuda":
         fits, per_billion = memory <= machine.gpu_gb, _SECONDS_PER_BILLION["cuda"]
     else:
-        fits, per_billion = memory <= machine.ram_gb * _RAM_SHARE, _SECONDS_PER_BILLION[machine.precision]
+        fits, per_billion = memory <= machine.ram_gb * _RAM_SHARE, _SECONDS_PER_BILLION[precision]
     seconds = max(1, math.ceil(spec.params_billion * per_billion))
     return ModelFit(spec, memory, fits, seconds, machine)
 

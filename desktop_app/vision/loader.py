@@ -1,9 +1,10 @@
 """Loading a BLIP-family model onto the best device in the best precision it supports.
 
 Device: CUDA, then Apple MPS, then the CPU. Precision: bf16 on GPUs that support it, else fp16;
-fp16 on MPS. On a CPU, a large model (1 GB of weights or more) runs its language model in int8
-(quantize.py; the vision part in bf16 where the CPU has native bf16, else fp32), which was the
-fastest setting that kept its answers here, and the loader says so in LoadedModel.note; a small
+fp16 on MPS. On a CPU, a large model (1 GB of weights or more) runs in int8 (quantize.py: the
+language model, vision transformer and Q-Former with 8-bit weights; the rest in bf16 where the
+CPU has native bf16, else fp32), which was the fastest setting that kept its answers here, and
+the loader says so in LoadedModel.note; a small
 model runs in bf16 (native bf16) or fp32, where quantizing gains nothing. So a CPU without bf16
 never falls back to a 15 GB fp32 model by default. Weights are read straight from safetensors
 into the chosen dtype (transformers builds the model on the meta device and fills it from
@@ -43,8 +44,8 @@ QUANTIZED = (Precision.INT8.value, Precision.INT4.value)
 # model is quick anyway and quantizing would only cost quality.
 LARGE_MODEL_BYTES = 1_000_000_000
 Progress = Callable[[float, str], None]  # (fraction done 0..1, a sentence)
-AUTO_INT8_NOTE = ("On this processor Lookaloud runs the language model with 8-bit weights: "
-                  "the fastest setting that kept its answers.")
+AUTO_INT8_NOTE = ("On this processor Lookaloud runs the model with 8-bit weights: "
+                  "the fastest setting that kept its answers, in far less memory.")
 QUANTIZED_ON_GPU = ("The {precision} precision runs on the processor only; choose the processor as the device, "
                     "or another precision.")
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from desktop_app import paths
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the vision transformer and Q-Former quantized too
 MANIFEST = "lookaloud-prepared.json"
 WEIGHTS = "model.safetensors"
 Progress = Callable[[float, str], None]  # (fraction done 0..1, a sentence to show or speak)

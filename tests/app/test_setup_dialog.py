@@ -141,6 +141,17 @@ def test_recommendation_follows_the_machine() -> None:
     assert recommend(assess(s, Machine(ram_gb=1)) for s in specs) is None
 
 
+def test_on_a_laptop_the_default_model_is_judged_in_the_precision_it_will_run_in() -> None:
+    # No GPU, 8 GB: the loader runs blip2-opt-2.7b with 8-bit weights there (auto on a processor),
+    # so setup must not call it too big from its bf16 size (8.9 GB).
+    laptop = Machine(ram_gb=8, native_bf16=True)
+    default = assess(CATALOG[DEFAULT_MODEL], laptop)
+    assert laptop.precision_for(CATALOG[DEFAULT_MODEL]) == "int8"
+    assert default.fits and default.memory_gb < CATALOG[DEFAULT_MODEL].memory_gb("bf16") / 1.5
+    assert "Fits this computer's 8 gigabytes" in default.sentence()
+    assert Machine(ram_gb=8, gpu_name="GPU", gpu_gb=8, gpu_bf16=True).precision_for(CATALOG[DEFAULT_MODEL]) == "bf16"
+
+
 def test_download_shows_and_announces_progress_then_chooses_the_model(qtbot, dialog_setup, fake_hub) -> None:
     publish(fake_hub)
     fake_hub.throttle_bps = 400_000  # about a second: several progress events

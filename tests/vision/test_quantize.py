@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from desktop_app.models import vision_catalog as catalog
@@ -79,6 +80,26 @@ def test_a_prepared_copy_is_made_once_and_memory_mapped_after(tiny_model_dirs, t
     settings = {"max_new_tokens": 8, "num_beams": 1}
     assert session.token_ids("", settings) == reference.token_ids("", settings)
     assert _folder_digest(folder) == before  # the original folder is never written to
+
+
+@pytest.mark.parametrize("precision", ["int8", "int4"])
+def test_the_vision_side_is_held_in_8_bits_too(tiny_model_dirs, tmp_path, precision) -> None:
+    """The vision transformer and Q-Former are half of what the processor holds beside the
+    language model (ViT-g: 2 GB in bf16): both quantized precisions keep them in 8-bit weights,
+    in memory and in the prepared copy."""
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dirs["blip2-opt"], folder)
+    loaded = _load(folder, precision)
+    for part in ("vision_model", "qformer"):
+        layers = [m for m in getattr(loaded.model, part).modules() if isinstance(m, (torch.nn.Linear, quantize.Int8DynamicLinear))]
+        assert layers and all(isinstance(m, quantize.Int8WeightOnlyLinear) for m in layers), part
+    state = prepared.load_weights(Path(loaded.prepared))
+    vision = {k: v for k, v in state.items() if k.startswith(("vision_model.", "qformer.")) and k.endswith("weight")
+              and v.dim() == 2}
+    assert vision and all(v.dtype == torch.int8 for k, v in vision.items() if "embeddings" not in k), \
+        sorted((k, str(v.dtype)) for k, v in vision.items() if v.dtype != torch.int8)[:3]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "manifest", "foreign tensor", "other version"])
