@@ -213,7 +213,8 @@ def build_light(folder: Path) -> None:
     print(f"Built {params / 1e9:.2f} B parameters in {info['build_s']} s into {folder}", flush=True)
 
 
-def real_size(threads: int, tokens: int, runs: int, tiny: bool = False) -> dict[str, Any]:
+def real_size(threads: int, tokens: int, runs: int, tiny: bool = False, precision: str = "bf16",
+              model_dir: Path | None = None, greedy_only: bool = False) -> dict[str, Any]:
     import torch
 
     from bench.engine import DEFAULT_DIR, DONE_MARKER, TINY_DIR, MemorySampler, _picture, build
@@ -221,8 +222,8 @@ def real_size(threads: int, tokens: int, runs: int, tiny: bool = False) -> dict[
     from desktop_app.vision import loader
     from desktop_app.vision.session import ImageSession, streaming_settings
 
-    folder = TINY_DIR if tiny else DEFAULT_DIR
-    if not (folder / DONE_MARKER).exists():
+    folder = model_dir or (TINY_DIR if tiny else DEFAULT_DIR)
+    if model_dir is None and not (folder / DONE_MARKER).exists():
         if tiny:
             build(folder, tiny=True)
         else:
@@ -232,7 +233,7 @@ def real_size(threads: int, tokens: int, runs: int, tiny: bool = False) -> dict[
     torch.set_num_threads(threads)
     sampler = MemorySampler()
     sampler.start()
-    loaded = loader.load_model(catalog.resolve(str(folder)), precision="bf16")
+    loaded = loader.load_model(catalog.resolve(str(folder)), device="cpu", precision=precision)
     image = _picture()
     # Random weights write any word, or one word over and over (said once: repeats collapse).
     # Words that start an invented next question would end what is said (vision/phrases.py), so
@@ -247,6 +248,8 @@ def real_size(threads: int, tokens: int, runs: int, tiny: bool = False) -> dict[
         "greedy, catalog settings (streamed)": {**streaming_settings(cat), **forced},
         "5 beams, catalog settings": {**cat, **forced},
     }
+    if greedy_only:
+        del variants["5 beams, catalog settings"]
     _time_caption(loaded, image, {"num_beams": 1, "max_new_tokens": 2})  # warm-up
     rows = {}
     for name, settings in variants.items():
@@ -260,10 +263,10 @@ def real_size(threads: int, tokens: int, runs: int, tiny: bool = False) -> dict[
     reference = session.reference_ids("", greedy)
     same = sum(a == b for a, b in zip(streamed, reference)) / max(len(streamed), len(reference), 1)
     peak = sampler.stop()
-    data = {"threads": threads, "tokens": tokens, "runs": runs, "medians_ms": rows,
+    data = {"precision": precision, "folder": str(folder), "threads": threads, "tokens": tokens, "runs": runs, "medians_ms": rows,
             "streamed_vs_stock_same_token": same, "peak_gib": {k: v / 2**30 for k, v in peak.items()},
             "machine": _machine()}
-    print(f"\nReal-size blip2-opt-2.7b (random weights, bf16), {tokens} tokens forced, {threads} thread(s), "
+    print(f"\nReal-size blip2-opt-2.7b (random weights, {precision}), {tokens} tokens forced, {threads} thread(s), "
           f"median of {runs}:\n")
     print("| decoding | first phrase ready | whole caption |\n|---|---|---|")
     for name, row in rows.items():
@@ -284,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--tokens", type=int, default=20)
     r.add_argument("--runs", type=int, default=3)
     r.add_argument("--tiny", action="store_true", help="a seconds-long dry run on a tiny model of the same shape")
+    r.add_argument("--precision", default="bf16", help="bf16, int8, int4 (quantized ones load their prepared copy, "
+                   "made on first use under $XDG_DATA_HOME)")
+    r.add_argument("--dir", type=Path, help="a model folder to use instead of building one (e.g. the fp32 shards "
+                   "of bench/engine.py --fp32-shards)")
+    r.add_argument("--greedy-only", action="store_true", help="skip the 5-beam caption (minutes at real size)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.what == "quality":
@@ -291,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.what == "timing":
         data = timing(args.pictures)
     else:
-        data = real_size(args.threads, args.tokens, args.runs, args.tiny)
+        data = real_size(args.threads, args.tokens, args.runs, args.tiny, args.precision, args.dir, args.greedy_only)
     if data:
         _save(args.what, data)
     return 0
