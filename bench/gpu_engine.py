@@ -36,6 +36,7 @@ as JSON to bench/out/gpu-engine-<time>.json (git-ignored).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -163,6 +164,23 @@ def measure(folder: Path, device: str, precision: str, threads: int, caption_tok
 
     # ---- (b)/(c) generate with a static cache on the same inputs ----
     state: dict[str, Any] = {}
+    # transformers 5.x renamed generate's `past_key_values` to `cache` (as prefix_cache.py checks).
+    cache_kwarg = "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
+
+    def new_static_cache(static_cache: Any) -> Any:
+        """One StaticCache for every request, its tensors made now (not lazily inside a compiled
+        forward), so that their addresses never change."""
+        cache = static_cache(config=lm.config, max_cache_len=state["max_cache_len"])
+        shape = lm._get_static_cache_init_shape() if hasattr(lm, "_get_static_cache_init_shape") else None
+        if shape is not None and hasattr(cache, "early_initialization"):
+            try:
+                cache.early_initialization(batch_size=1, num_heads=shape[0], head_dim=shape[1], dtype=loaded.dtype,
+                                           device=lm.device)
+            except (TypeError, ValueError) as exc:  # another transformers: the first request makes them
+                state["early_init"] = one_line(exc)
+                return static_cache(config=lm.config, max_cache_len=state["max_cache_len"])
+            state["early_init"] = "yes"
+        return cache
 
     def static_round(prompts: list[str]) -> dict[str, Any]:
         from transformers import StaticCache
@@ -182,9 +200,9 @@ def measure(folder: Path, device: str, precision: str, threads: int, caption_tok
                 embeds, attention, input_ids = session._language_inputs(prompt)
                 if static_mode == "kept":
                     if "cache" not in state:
-                        state["cache"] = StaticCache(config=lm.config, max_cache_len=state["max_cache_len"])
+                        state["cache"] = new_static_cache(StaticCache)
                     state["cache"].reset()
-                    cache_args: dict[str, Any] = {"cache": state["cache"]}
+                    cache_args: dict[str, Any] = {cache_kwarg: state["cache"]}
                 else:
                     cache_args = {"cache_implementation": "static", "max_cache_len": state["max_cache_len"]}
                 out = lm.generate(inputs_embeds=embeds, attention_mask=attention, input_ids=input_ids,
@@ -203,6 +221,7 @@ def measure(folder: Path, device: str, precision: str, threads: int, caption_tok
                 one_round()
                 warm_s.append(time.perf_counter() - start)
             result["warmup_s"] = warm_s
+            print(f"[{precision}] {name} warm-up: {', '.join(f'{w:.1f} s' for w in warm_s)}", flush=True)
             rounds = []
             for i in range(repeats):
                 rounds.append(one_round())
@@ -228,18 +247,18 @@ def measure(folder: Path, device: str, precision: str, threads: int, caption_tok
         original = lm.forward
         try:
             lm.forward = torch.compile(original, mode="reduce-overhead", fullgraph=False)
-            state.pop("cache", None)  # a cache of its own, its tensors static for the graphs
+            # (b)'s cache is kept: its tensors were made eagerly and never move, as CUDA graphs need.
             setups["graphs"] = run_setup("graphs", 2, lambda: static_round(prompts))
         except Exception as exc:  # noqa: BLE001
             setups["graphs"] = {"name": SETUP_NAMES["graphs"], "ran": False, "reason": one_line(exc)}
         finally:
             lm.forward = original
             torch._dynamo.reset()
-        if setups["graphs"].get("warmup_s"):
+        graphs = setups["graphs"]
+        if graphs.get("warmup_s"):
             # The first warm-up holds the compilation; what it took beyond a timed round is "compile".
-            first = setups["graphs"]["warmup_s"][0]
-            later = setups["graphs"]["summary"]["total_ms"] / 1000 if setups["graphs"]["ran"] else 0.0
-            setups["graphs"]["compile_s"] = max(0.0, first - later)
+            later = graphs["summary"]["total_s"] if graphs["ran"] else 0.0
+            graphs["compile_s"] = max(0.0, graphs["warmup_s"][0] - later)
     else:
         setups["graphs"] = {"name": SETUP_NAMES["graphs"], "ran": False, "reason": "--no-compile"}
 
@@ -250,7 +269,8 @@ def measure(folder: Path, device: str, precision: str, threads: int, caption_tok
                                                       ["caption", *questions])
     return {"precision": precision, "load": load, "setups": setups, "questions": questions,
             "caption_tokens": caption_tokens, "answer_tokens": answer_tokens, "repeats": repeats,
-            "max_cache_len": state["max_cache_len"], "static_mode": static_mode}
+            "max_cache_len": state["max_cache_len"], "static_mode": static_mode,
+            "cache_early_init": state.get("early_init", "no")}
 
 
 def compare_ids(reference: list[list[int]], other: list[list[int]], names: list[str]) -> str:
