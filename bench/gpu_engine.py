@@ -165,6 +165,9 @@ def measure(folder: Path, device: str, precision: str, threads: int, caption_tok
     # ---- (b)/(c) generate with a static cache on the same inputs ----
     state: dict[str, Any] = {}
     # transformers 5.x renamed generate's `past_key_values` to `cache` (as prefix_cache.py checks).
+    from transformers import GenerationConfig
+
+    has_max_cache_len = hasattr(GenerationConfig(), "max_cache_len")
     cache_kwarg = "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
 
     def new_static_cache(static_cache: Any) -> Any:
@@ -174,7 +177,7 @@ def measure(folder: Path, device: str, precision: str, threads: int, caption_tok
         shape = lm._get_static_cache_init_shape() if hasattr(lm, "_get_static_cache_init_shape") else None
         if shape is not None and hasattr(cache, "early_initialization"):
             try:
-                cache.early_initialization(batch_size=1, num_heads=shape[0], head_dim=shape[1], dtype=loaded.dtype,
+                cache.early_initialization(batch_size=1, num_heads=shape[0], head_dim=shape[1], dtype=lm.dtype,
                                            device=lm.device)
             except (TypeError, ValueError) as exc:  # another transformers: the first request makes them
                 state["early_init"] = one_line(exc)
@@ -204,7 +207,9 @@ def measure(folder: Path, device: str, precision: str, threads: int, caption_tok
                     state["cache"].reset()
                     cache_args: dict[str, Any] = {cache_kwarg: state["cache"]}
                 else:
-                    cache_args = {"cache_implementation": "static", "max_cache_len": state["max_cache_len"]}
+                    cache_args = {"cache_implementation": "static"}
+                    if has_max_cache_len:  # newer transformers: one size for every request (else per request)
+                        cache_args["max_cache_len"] = state["max_cache_len"]
                 out = lm.generate(inputs_embeds=embeds, attention_mask=attention, input_ids=input_ids,
                                   disable_compile=True, streamer=clock, **cache_args, **kwargs)
             steps.append({"what": what, **clock.summary(), "ids": out[0, input_ids.shape[1]:].tolist()})
@@ -305,12 +310,14 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, float]:
 
 def table(results: dict[str, Any]) -> str:
     """One Markdown table: a row per precision and setup, ratios against (a) of the same precision."""
-    lines = ["| Precision | Setup | Load s | Peak GPU GiB (load / run) | Encode ms | First token ms | Per token ms "
-             "| Whole caption s | Caption + 3 follow-ups s | Same tokens as (a) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    n = results["args"]["questions"]
+    lines = ["| Precision | Setup | Load s | Peak RSS GiB (load) | Peak GPU GiB (load / run) | Encode ms "
+             "| Caption: first token ms | Caption: per token ms | Whole caption s (with encode) "
+             f"| Caption + {n} follow-ups s | Same tokens as (a) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for asked, data in results["precisions"].items():
         if "error" in data:
-            lines.append(f"| {asked} | all | did not run: {data['error']} | | | | | | | |")
+            lines.append(f"| {asked} | all | did not run: {data['error']} | | | | | | | | |")
             continue
         load = data["load"]
         label = asked if load["precision"] == asked else f"{asked} (loaded as {load['precision']})"
@@ -326,13 +333,14 @@ def table(results: dict[str, Any]) -> str:
             setup = data["setups"][name]
             gpu_load = "–" if load["peak_gpu_gib"] is None else f"{load['peak_gpu_gib']:.2f}"
             if not setup["ran"]:
-                lines.append(f"| {label} | {setup['name']} | | | did not run: {setup['reason']} | | | | | |")
+                lines.append(f"| {label} | {setup['name']} | | | | did not run: {setup['reason']} | | | | | |")
                 continue
             s = setup["summary"]
             gpu_run = "–" if setup.get("peak_gpu_gib") is None else f"{setup['peak_gpu_gib']:.2f}"
             is_app = name == "app"
             lines.append(
-                f"| {label} | {setup['name']} | {load['load_s']:.1f} | {gpu_load} / {gpu_run} | "
+                f"| {label} | {setup['name']} | {load['load_s']:.1f} | {load['peak_rss_gib']:.2f} | "
+                f"{gpu_load} / {gpu_run} | "
                 f"{cell(s, 'encode_ms', '.1f', is_app)} | {cell(s, 'first_token_ms', '.1f', is_app)} | "
                 f"{cell(s, 'per_token_ms', '.2f', is_app)} | {cell(s, 'caption_s', '.3f', is_app)} | "
                 f"{cell(s, 'total_s', '.3f', is_app)} | {'–' if is_app else setup.get('same_tokens', '')} |")
@@ -387,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--static", choices=("kept", "per-call"), default="kept",
                         help="kept: one StaticCache reset between requests; per-call: cache_implementation='static'")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--out", type=Path, default=engine.OUT_DIR,
+                        help="folder for the JSON (default bench/out; on the device machine: $OUT)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -403,32 +413,37 @@ def main(argv: list[str] | None = None) -> int:
         # A process of its own, so the build's copy of the weights is gone before anything is measured.
         subprocess.run([sys.executable, str(Path(engine.__file__).resolve()), "--dir", str(folder),
                         *(["--tiny"] if args.tiny else []), "--child", "build"], check=True)
-    engine.OUT_DIR.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results: dict[str, Any] = {"args": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-                                           if k not in ("child", "result")}, "dir": str(folder)},
+                                           if k not in ("child", "result", "out")}, "dir": str(folder)},
                                "precisions": {}}
+    machine = machine_info()
+    path = args.out / f"gpu-engine-{stamp}.json"
     for precision in precisions:
         # A fresh process per precision: its load time and its GPU memory are its own.
-        part = engine.OUT_DIR / f"gpu-engine-{stamp}-{precision}.json"
+        part = args.out / f"gpu-engine-{stamp}-{precision}.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--result", str(part), "--dir", str(folder),
                "--device", args.device, "--precision", precision, "--threads", str(args.threads),
                "--repeats", str(args.repeats), "--caption-tokens", str(args.caption_tokens),
                "--answer-tokens", str(args.answer_tokens), "--questions", str(args.questions),
                "--static", args.static, *(["--no-compile"] if args.no_compile else [])]
-        proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True, check=False)
+        log = args.out / f"gpu-engine-{stamp}-{precision}.log"  # the child's warnings and tracebacks
+        with open(log, "w", encoding="utf-8") as err:
+            proc = subprocess.run(cmd, stderr=err, check=False)
         if proc.returncode != 0 or not part.is_file():
-            tail = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+            text = log.read_text(encoding="utf-8", errors="replace")
+            tail = [line for line in text.strip().splitlines() if line.strip()]
             reason = tail[-1] if tail else f"exit status {proc.returncode}"
-            print(proc.stderr[-3000:], file=sys.stderr)
-            results["precisions"][precision] = {"error": reason[:200]}
-            continue
-        results["precisions"][precision] = json.loads(part.read_text(encoding="utf-8"))
-        part.unlink()
-    results["machine"] = machine_info()
-    results["table"] = table(results)
-    path = engine.OUT_DIR / f"gpu-engine-{stamp}.json"
-    path.write_text(json.dumps(results, indent=1), encoding="utf-8")
+            print(text[-3000:], file=sys.stderr)
+            results["precisions"][precision] = {"error": reason[:200], "log": str(log)}
+        else:
+            results["precisions"][precision] = json.loads(part.read_text(encoding="utf-8"))
+            part.unlink()
+        # Written after every precision, so a run stopped at a time limit keeps what it finished.
+        results["machine"] = machine
+        results["table"] = table(results)
+        path.write_text(json.dumps(results, indent=1), encoding="utf-8")
     print()
     print(results["table"])
     print(f"\nFigures: {path}")
