@@ -26,7 +26,9 @@ compared with (a)'s (in fp16/bf16 they may differ a little: reported, not a fail
 
     # on a GPU machine (builds the real-size random blip2-opt-2.7b once, as bench/engine.py does):
     python bench/gpu_engine.py --device cuda --precision fp16,bf16
-    # the check that the script runs end to end, on the CPU with a tiny model (about a minute):
+    # the check that the script runs end to end, on the CPU with a tiny model (under a minute;
+    # without --no-compile, (c) compiles with inductor's C++ backend: no CUDA graphs on a CPU,
+    # and "did not run: ..." where there is no C++ compiler):
     OMP_NUM_THREADS=1 .venv/bin/python bench/gpu_engine.py --device cpu --tiny --precision bf16 --no-compile
 
 It prints a Markdown table and writes the figures, with the machine (GPU name, CUDA, torch),
@@ -38,7 +40,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -53,7 +54,7 @@ for _path in (str(REPO), str(REPO / "bench")):
     if _path not in sys.path:
         sys.path.insert(0, _path)  # so `python bench/gpu_engine.py` finds desktop_app and engine.py
 
-import engine  # noqa: E402  (bench/engine.py: build(), _picture(), TokenClock, MemorySampler, machine())
+import engine  # bench/engine.py: build(), _picture(), TokenClock, MemorySampler, machine()
 
 SETUPS = ("app", "static", "graphs")
 SETUP_NAMES = {
@@ -311,9 +312,10 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, float]:
 def table(results: dict[str, Any]) -> str:
     """One Markdown table: a row per precision and setup, ratios against (a) of the same precision."""
     n = results["args"]["questions"]
-    lines = ["| Precision | Setup | Load s | Peak RSS GiB (load) | Peak GPU GiB (load / run) | Encode ms "
-             "| Caption: first token ms | Caption: per token ms | Whole caption s (with encode) "
-             f"| Caption + {n} follow-ups s | Same tokens as (a) |",
+    header = ("| Precision | Setup | Load s | Peak RSS GiB (load) | Peak GPU GiB (load / run) | Encode ms "
+              "| Caption: first token ms | Caption: per token ms | Whole caption s (with encode) "
+              f"| Caption + {n} follow-ups s | Same tokens as (a) |")
+    lines = [header,
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for asked, data in results["precisions"].items():
         if "error" in data:
@@ -323,7 +325,7 @@ def table(results: dict[str, Any]) -> str:
         label = asked if load["precision"] == asked else f"{asked} (loaded as {load['precision']})"
         base = data["setups"]["app"].get("summary") or {}
 
-        def cell(s: dict[str, float], key: str, fmt: str, is_app: bool) -> str:
+        def cell(s: dict[str, float], key: str, fmt: str, is_app: bool, base: dict[str, float] = base) -> str:
             text = format(s[key], fmt)
             if not is_app and base.get(key):
                 text += f" ({s[key] / base[key]:.2f}x)"
