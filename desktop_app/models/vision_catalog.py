@@ -36,9 +36,9 @@ KINDS = (BLIP2_OPT, BLIP2_T5, INSTRUCTBLIP_T5, INSTRUCTBLIP_LLM, BLIP_PAIR)
 
 # Bytes a parameter takes in memory, by precision. int8 and int4 (processor only) keep the word
 # embeddings and norms in bf16 and quantize the Linear layers (the language model's in 8 or 4
-# bits, the vision side's in 8): measured on blip2-opt-2.7b, whole-run peak over parameters
+# bits, the vision side's in 8): blip2-opt-2.7b peaked at 4.4 GB (int8) and 3.5 GB (int4)
 # (docs/benchmarks.md, bench/engine.py --compare).
-BYTES_PER_PARAMETER = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.1, "int4": 0.75}
+BYTES_PER_PARAMETER = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0, "int4": 0.77}
 
 
 @dataclass(frozen=True)

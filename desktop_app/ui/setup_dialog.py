@@ -50,8 +50,9 @@ from desktop_app.workers.lifetime import WorkerThread
 
 # Rough seconds per billion parameters for one description (encode + about 20 tokens).
 # CPU figures come from the timings in NOTES.md (blip2-opt-2.7b size: 10-16 s in bf16 on a
-# 2-core machine, fp32 about twice as slow); the GPU figure is a conservative guess.
-_SECONDS_PER_BILLION = {"cuda": 0.4, "bf16": 3.2, "fp32": 6.4, "int8": 1.8, "int4": 2.0}
+# 2-core machine, fp32 about twice as slow; int8 0.64-0.93x and int4 0.87-0.96x of bf16 for a whole
+# caption in docs/benchmarks.md); the GPU figure is a conservative guess.
+_SECONDS_PER_BILLION = {"cuda": 0.4, "bf16": 3.2, "fp32": 6.4, "int8": 2.6, "int4": 2.9}
 # Leave a quarter of RAM for the system and the rest of the app.
 _RAM_SHARE = 0.75
 
