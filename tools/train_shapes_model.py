@@ -585,6 +585,86 @@ def query_for(scene, rng: random.Random) -> tuple[str, dict]:
     return text, need
 
 
+def _a(words: str) -> str:
+    return ("an " if words[0] in "aeiou" else "a ") + words
+
+
+def text_for(need: dict) -> str:
+    """The search text query_for writes for a need other than a whole caption."""
+    if "pairs" in need:
+        text = " and ".join(_a(f"{c} {k}") for c, k in need["pairs"])
+        return text + (f" on {_a(need['background'])} background" if "background" in need else "")
+    if "kinds" in need:
+        return _a(need["kinds"][0])
+    if "sign" in need:
+        return f"a sign that says {need['sign']}"
+    return f"{_a(need['background'])} background"
+
+
+def caption_of(pairs: list[tuple[str, str]], sign: str | None, background: list[str]) -> str:
+    """A caption in demo_scenes.Scene.caption's words for these shapes (left to right), sign
+    and background."""
+    things = [_a(f"{c} {k}") for c, k in pairs] + ([f"a sign that says {sign}"] if sign else [])
+    listed = things[0] if len(things) == 1 else ", ".join(things[:-1]) + " and " + things[-1]
+    return f"{listed} on {_a(' and '.join(background))} background"
+
+
+def negative_query(scene, need: dict, rng: random.Random) -> tuple[str, dict]:
+    """A search text one detail away from `need` (a colour, a kind, the order of the shapes, a
+    shape more or less, the sign, the background): a hard negative for the matching head. It
+    may still fit the scene (a changed kind the scene also shows); the caller labels it with
+    matches(), so a text that fits the picture never counts as a negative."""
+    colours, kinds = list(ds.COLOURS), list(ds.SHAPES)
+    other = lambda xs, x: rng.choice([y for y in xs if y != x])  # noqa: E731
+    inner = getattr(scene, "scene", scene)
+    if "caption" in need:
+        pairs = [(s.colour, s.kind) for s in inner.shapes]
+        sign, background = scene_sign(scene), list(inner.background)
+        ops = ["colour", "colour", "kind", "kind", "background"]
+        ops += ["swap", "swap", "drop"] if len(pairs) >= 2 else []
+        ops += ["add"] if len(pairs) < 3 else []
+        ops += ["sign", "nosign"] if sign else ["addsign"]
+        op = rng.choice(ops)
+        j = rng.randrange(len(pairs))
+        if op == "colour":
+            pairs[j] = (other(colours, pairs[j][0]), pairs[j][1])
+        elif op == "kind":
+            pairs[j] = (pairs[j][0], other(kinds, pairs[j][1]))
+        elif op == "swap":
+            k = rng.choice([i for i in range(len(pairs)) if i != j])
+            pairs[j], pairs[k] = pairs[k], pairs[j]
+        elif op == "drop":
+            pairs.pop(j)
+        elif op == "add":
+            pairs.insert(rng.randrange(len(pairs) + 1), (rng.choice(colours), rng.choice(kinds)))
+        elif op == "sign":
+            sign = other(ds.SIGN_WORDS, sign)
+        elif op == "nosign":
+            sign = None
+        elif op == "addsign":
+            sign = rng.choice(ds.SIGN_WORDS)
+        else:
+            b = rng.randrange(len(background))
+            background[b] = rng.choice([g for g in ds.BACKGROUNDS if g not in background])
+        text = caption_of(pairs, sign, background)
+        return text, {"caption": text}
+    new = {k: list(v) if isinstance(v, list) else v for k, v in need.items()}
+    if "pairs" in new and not ("background" in new and rng.random() < 0.3):
+        j = rng.randrange(len(new["pairs"]))
+        c, k = new["pairs"][j]
+        new["pairs"][j] = (other(colours, c), k) if rng.random() < 0.5 else (c, other(kinds, k))
+    elif "kinds" in new:
+        new["kinds"] = [other(kinds, new["kinds"][0])]
+    elif "sign" in new:
+        new["sign"] = other(ds.SIGN_WORDS, new["sign"])
+    else:
+        parts = new["background"].split(" and ")
+        b = rng.randrange(len(parts))
+        parts[b] = rng.choice([g for g in ds.BACKGROUNDS if g not in parts])
+        new["background"] = " and ".join(parts)
+    return text_for(new), new
+
+
 def scene_sign(scene) -> str | None:
     return getattr(scene, "sign", None) or getattr(getattr(scene, "scene", None), "sign", None)
 
@@ -681,13 +761,25 @@ def train_retrieval(args: argparse.Namespace) -> None:
     params = [p for n, p in model.named_parameters() if not n.startswith("vision_model.")]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     rng = random.Random(args.seed + 3)
-    if args.pool:
-        # Scenes drawn beforehand (--draw-pool); their vision features are computed once, here,
-        # with the frozen encoder, and batches are drawn from them at random.
-        pool_scenes, pool_px = torch.load(args.pool, weights_only=False)
-        with torch.no_grad():
-            pool_feats = torch.cat([model.vision_model(pixel_values=torch.from_numpy(pool_px[i:i + 256]).float())
-                                    .last_hidden_state for i in range(0, len(pool_px), 256)])
+    if args.pool or args.pool_size:
+        # Scenes drawn beforehand (--draw-pool, or --pool-size here); their vision features are
+        # computed once with the frozen encoder, and batches are drawn from them at random.
+        if args.pool_size:
+            first = TRAIN_BASE * args.seed + 3 * TRAIN_BASE // 10
+            pool_scenes, chunks = [], []
+            with torch.no_grad():
+                for at in range(0, args.pool_size, 256):
+                    scenes = [train_scene(first + i, args.wide_share) for i in range(at, min(args.pool_size, at + 256))]
+                    px = processor.image_processor([s.render() for s in scenes], return_tensors="pt")["pixel_values"]
+                    chunks.append(model.vision_model(pixel_values=px).last_hidden_state)
+                    pool_scenes += scenes
+            pool_feats = torch.cat(chunks)
+            print(f"pool: {len(pool_scenes)} scenes drawn and encoded in {time.time() - _STARTED:.0f} s", flush=True)
+        else:
+            pool_scenes, pool_px = torch.load(args.pool, weights_only=False)
+            with torch.no_grad():
+                pool_feats = torch.cat([model.vision_model(pixel_values=torch.from_numpy(pool_px[i:i + 256]).float())
+                                        .last_hidden_state for i in range(0, len(pool_px), 256)])
         pick = random.Random(args.seed + 4)
 
         def pooled():
@@ -702,43 +794,53 @@ def train_retrieval(args: argparse.Namespace) -> None:
     model.train()
     model.vision_model.eval()
     done = 0
+    stopped = False
     _STAGE_START[0] = time.time()
     for step in range(args.steps):
         if args.deadline and time.time() > args.deadline:
             print(f"deadline reached: retrieval stopped after {step} steps", flush=True)
+            stopped = True
             break
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * progress(step, args.steps)))
         for group in opt.param_groups:
             group["lr"] = lr
         scenes, px = next(batches)
-        if args.pool:
+        if args.pool or args.pool_size:
             image_embeds = px
         else:
             with torch.no_grad():
                 image_embeds = model.vision_model(pixel_values=px).last_hidden_state
         queries = [query_for(s, rng) for s in scenes]
-        ids, att = text_batch(processor, [q[0] for q in queries])
-        rel = torch.tensor([[matches(need, sc) for sc in scenes] for _, need in queries])  # text x image
-        sims = itc_sims(model, image_embeds, ids, att) / ITC_TEMPERATURE  # image x text
+        # One near miss per text (a colour, a kind, the order, the sign, the background changed):
+        # extra negatives for both heads, labelled by what each picture really shows.
+        near = [negative_query(sc, need, rng) for sc, (_, need) in zip(scenes, queries, strict=True)]
+        ids, att = text_batch(processor, [q[0] for q in queries] + [q[0] for q in near])
+        n = len(scenes)
+        rel_all = torch.tensor([[matches(need, sc) for sc in scenes] for _, need in [*queries, *near]])  # text x image
+        rel = rel_all[:n]
+        sims_all = itc_sims(model, image_embeds, ids, att) / ITC_TEMPERATURE  # image x (texts, near misses)
+        sims = sims_all[:, :n]
         t2i = sims.t()
         loss_t2i = -(torch.logsumexp(t2i.masked_fill(~rel, -1e4), 1) - torch.logsumexp(t2i, 1)).mean()
-        loss_i2t = -(torch.logsumexp(sims.masked_fill(~rel.t(), -1e4), 1) - torch.logsumexp(sims, 1)).mean()
+        loss_i2t = -(torch.logsumexp(sims_all.masked_fill(~rel_all.t(), -1e4), 1) - torch.logsumexp(sims_all, 1)).mean()
         # ITM: every text with its own picture (a match), with a hard negative picture, and every
-        # picture with a hard negative text; hard = the contrastive scores' likeliest wrong ones.
+        # picture with a hard negative text and its near miss; hard = the contrastive scores'
+        # likeliest wrong ones. Labels are what the pictures show: a text that also fits the
+        # other picture is a match there.
         with torch.no_grad():
             w_img = F.softmax(t2i.float(), 1).masked_fill(rel, 0) + 1e-6 * (~rel)
             neg_img = torch.multinomial(w_img, 1).squeeze(1)
             w_txt = F.softmax(sims.float(), 1).masked_fill(rel.t(), 0) + 1e-6 * (~rel.t())
             neg_txt = torch.multinomial(w_txt, 1).squeeze(1)
-        n = len(scenes)
         own = torch.arange(n)
-        itm_img = torch.cat([image_embeds[own], image_embeds[neg_img], image_embeds[own]])
-        itm_ids = torch.cat([ids[own], ids[own], ids[neg_txt]])
-        itm_att = torch.cat([att[own], att[own], att[neg_txt]])
-        labels = torch.cat([torch.ones(n), rel[own, neg_img].float(), rel[neg_txt, own].float()]).long()
+        itm_img = torch.cat([image_embeds[own], image_embeds[neg_img], image_embeds[own], image_embeds[own]])
+        itm_ids = torch.cat([ids[own], ids[own], ids[neg_txt], ids[n + own]])
+        itm_att = torch.cat([att[own], att[own], att[neg_txt], att[n + own]])
+        labels = torch.cat([torch.ones(n), rel[own, neg_img].float(), rel[neg_txt, own].float(),
+                            rel_all[n + own, own].float()]).long()
         logits = itm_logits(model, itm_img, itm_ids, itm_att)
         loss_itm = F.cross_entropy(logits, labels)
-        loss = (loss_t2i + loss_i2t) / 2 + loss_itm
+        loss = (loss_t2i + loss_i2t) / 2 + args.itm_weight * loss_itm
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -761,6 +863,7 @@ def train_retrieval(args: argparse.Namespace) -> None:
     (out / "training.json").write_text(json.dumps(
         {"from": str(args.retrieval), "seed": args.seed, "steps": done, "planned_steps": args.steps,
          "batch": args.batch, "lr": args.lr, "wide_share": args.wide_share, "itc_temperature": ITC_TEMPERATURE,
+         "itm_weight": args.itm_weight, "pool_size": args.pool_size, "deadline_stopped": stopped,
          "train_seconds": round(time.monotonic() - start), "threads": torch.get_num_threads()}, indent=2) + "\n")
     print(f"saved to {out}", flush=True)
 
@@ -902,6 +1005,9 @@ def main() -> int:
     parser.add_argument("--retrieval", type=Path,
                         help="train the search model (ITC + ITM) on this captioning model's frozen vision encoder")
     parser.add_argument("--pool", type=Path, help="retrieval: train on these scenes drawn by --draw-pool")
+    parser.add_argument("--pool-size", type=int, default=0,
+                        help="retrieval: draw and encode this many training scenes first, then batches from them")
+    parser.add_argument("--itm-weight", type=float, default=1.0, help="retrieval: weight of the matching loss")
     parser.add_argument("--draw-pool", type=int, default=0, help="draw this many training scenes to --pool and stop")
     parser.add_argument("--merge-scores", type=Path, nargs="+", help="join these --scores-to files into --out's card")
     parser.add_argument("--eval-retrieval", type=Path, help="score this search model folder and stop")
