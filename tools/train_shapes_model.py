@@ -615,7 +615,7 @@ def negative_query(scene, need: dict, rng: random.Random) -> tuple[str, dict]:
     may still fit the scene (a changed kind the scene also shows); the caller labels it with
     matches(), so a text that fits the picture never counts as a negative."""
     colours, kinds = list(ds.COLOURS), list(ds.SHAPES)
-    other = lambda xs, x: rng.choice([y for y in xs if y != x])  # noqa: E731
+    other = lambda xs, x: rng.choice([y for y in xs if y != x])
     inner = getattr(scene, "scene", scene)
     if "caption" in need:
         pairs = [(s.colour, s.kind) for s in inner.shapes]
@@ -861,51 +861,74 @@ def train_retrieval(args: argparse.Namespace) -> None:
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
     (out / "training.json").write_text(json.dumps(
-        {"from": str(args.retrieval), "seed": args.seed, "steps": done, "planned_steps": args.steps,
+        {"command": ".venv/bin/python " + " ".join(sys.argv), "from": str(args.retrieval), "seed": args.seed, "steps": done, "planned_steps": args.steps,
          "batch": args.batch, "lr": args.lr, "wide_share": args.wide_share, "itc_temperature": ITC_TEMPERATURE,
          "itm_weight": args.itm_weight, "pool_size": args.pool_size, "deadline_stopped": stopped,
          "train_seconds": round(time.monotonic() - start), "threads": torch.get_num_threads()}, indent=2) + "\n")
     print(f"saved to {out}", flush=True)
 
 
+EVAL_SETS_RETRIEVAL = ("demo", "other")
+# Re-ranking orders scored by evaluate_retrieval: the matching head alone, and the contrastive
+# logit (cosine / temperature) plus the matching head's log-odds times a weight.
+COMBINED_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+
+
+def retrieval_eval_scenes(eval_set: str, eval_seed: int, count: int) -> list:
+    """Held-out pictures for search scores: "demo": demo_scenes.random_scene (the world the
+    demo's vision encoder knows); "other": testkit/other_scenes.py (other code's drawings).
+    Seeds eval_seed * TRAIN_BASE + 500000 + i, which no training run draws."""
+    first = eval_seed * TRAIN_BASE + 500_000
+    if eval_set == "other":
+        from testkit import other_scenes
+
+        return [other_scenes.other_scene(first + i) for i in range(count)]
+    return [ds.random_scene(first + i) for i in range(count)]
+
+
 @torch.no_grad()
 def evaluate_retrieval(folder: Path, eval_seed: int, count: int, rerank: int = 10,
-                       dtype: torch.dtype = torch.float32) -> dict:
-    """Text -> image search over `count` held-out other_scenes pictures, through the standard
+                       dtype: torch.dtype = torch.float32, eval_set: str = "other") -> dict:
+    """Text -> image search over `count` held-out pictures, through the standard
     Blip2ForImageTextRetrieval forward: every "a COLOUR SHAPE" that some picture shows and
-    every picture's whole caption as queries. Contrastive (ITC) ranking, and ITC with the
-    top `rerank` re-ranked by the matching head (ITM), as search does."""
+    every picture's whole caption as queries. Contrastive (ITC) ranking; ITC with the top
+    `rerank` re-ranked by the matching head (ITM) alone ("itc+itm"), and by the contrastive
+    logit plus the matching head's log-odds ("itc+itm combined", weight w; "sum" is w = 1)."""
     from transformers import Blip2ForImageTextRetrieval, Blip2Processor
-
-    from testkit import other_scenes
 
     model = Blip2ForImageTextRetrieval.from_pretrained(folder, dtype=dtype, trust_remote_code=False).eval()
     processor = Blip2Processor.from_pretrained(folder)
-    scenes = [other_scenes.other_scene(eval_seed * TRAIN_BASE + 500_000 + i) for i in range(count)]
+    scenes = retrieval_eval_scenes(eval_set, eval_seed, count)
+    inner = [getattr(sc, "scene", sc) for sc in scenes]
     px = processor.image_processor([s.render() for s in scenes], return_tensors="pt")["pixel_values"].to(dtype)
-    pairs = sorted({(s.colour, s.kind) for sc in scenes for s in sc.scene.shapes})
+    pairs = sorted({(s.colour, s.kind) for sc in inner for s in sc.shapes})
     sets = {
-        "shape": [(("an " if c[0] in "aeiou" else "a ") + f"{c} {k}", {"pairs": [(c, k)]}) for c, k in pairs],
-        "caption": [(sc.caption(), {"caption": sc.caption()}) for sc in scenes],
+        "shape": [(_a(f"{c} {k}"), {"pairs": [(c, k)]}) for c, k in pairs],
+        "caption": [(sc.caption(), {"caption": sc.caption()}) for sc in inner],
     }
-    out: dict = {"eval_seed": eval_seed, "pictures": count, "rerank": rerank, "dtype": str(dtype).replace("torch.", "")}
+    out: dict = {"set": eval_set, "eval_seed": eval_seed, "pictures": count, "rerank": rerank,
+                 "dtype": str(dtype).replace("torch.", ""), "itc_temperature": ITC_TEMPERATURE}
     for name, queries in sets.items():
         ids, att = text_batch(processor, [q[0] for q in queries])
         sims = torch.cat([model(pixel_values=px, input_ids=ids[i:i + 64], attention_mask=att[i:i + 64])
-                          .logits_per_text for i in range(0, len(queries), 64)])  # text x image
-        rel = torch.tensor([[matches(need, sc.scene) for sc in scenes] for _, need in queries])
+                          .logits_per_text for i in range(0, len(queries), 64)]).float()  # text x image
+        rel = torch.tensor([[matches(need, sc) for sc in inner] for _, need in queries])
         itc_order = sims.argsort(dim=1, descending=True)
         orders = {"itc": itc_order}
         if rerank:
-            reranked = []
+            by: dict[str, list] = {"itc+itm": [], **{f"itc+itm combined {w:g}": [] for w in COMBINED_WEIGHTS}}
             for t in range(len(queries)):
                 top = itc_order[t, :rerank]
                 itm = model(pixel_values=px[top], input_ids=ids[t:t + 1].expand(len(top), -1),
                             attention_mask=att[t:t + 1].expand(len(top), -1),
-                            use_image_text_matching_head=True).logits_per_image
-                score = itm.float().softmax(-1)[:, 1]
-                reranked.append(torch.cat([top[score.argsort(descending=True)], itc_order[t, rerank:]]))
-            orders["itc+itm"] = torch.stack(reranked)
+                            use_image_text_matching_head=True).logits_per_image.float()
+                log_odds = itm[:, 1] - itm[:, 0]
+                keys = {"itc+itm": log_odds,
+                        **{f"itc+itm combined {w:g}": sims[t, top] / ITC_TEMPERATURE + w * log_odds
+                           for w in COMBINED_WEIGHTS}}
+                for how, key in keys.items():
+                    by[how].append(torch.cat([top[key.argsort(descending=True, stable=True)], itc_order[t, rerank:]]))
+            orders.update({how: torch.stack(rows) for how, rows in by.items()})
         for how, order in orders.items():
             hits = torch.gather(rel, 1, order)
             out[f"{name} {how}"] = {
@@ -918,6 +941,20 @@ def evaluate_retrieval(folder: Path, eval_seed: int, count: int, rerank: int = 1
     return out
 
 
+def _search_rows(results: dict, orders: tuple[str, ...]) -> str:
+    rows = ""
+    for label, res in results.items():
+        eval_set, _, dtype = label.partition(" ")
+        where = "demo_scenes (held out)" if eval_set == "demo" else "other_scenes (other code)"
+        for kind in ("shape", "caption"):
+            for how in orders:
+                r = res[f"{kind} {how}"]
+                rows += (f"| {where} | {dtype} | {kind} | {how.replace(' combined', ' added').replace('itc+itm', 'ITC+ITM').replace('itc', 'ITC')} | "
+                         f"{r['queries']} | {r['matching pictures per query']} | {r['recall@1'] * 100:.1f}% | "
+                         f"{r['recall@5'] * 100:.1f}% |\n")
+    return rows
+
+
 def write_search_card(folder: Path, results: dict) -> None:
     """README.md of the search model: what it is, how it was made, how well it finds pictures."""
     training = json.loads((folder / "training.json").read_text())
@@ -926,58 +963,93 @@ def write_search_card(folder: Path, results: dict) -> None:
 
     with safe_open(str(folder / "model.safetensors"), "pt") as f:
         params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118
-    rows = ""
-    for dtype, res in results.items():
-        for key in ("shape itc", "shape itc+itm", "caption itc", "caption itc+itm"):
-            r = res[key]
-            rows += (f"| {dtype} | {key} | {r['queries']} | {r['matching pictures per query']} | "
-                     f"{r['recall@1'] * 100:.1f}% | {r['recall@5'] * 100:.1f}% | {r['precision@5'] * 100:.1f}% |\n")
+    setting = {}
+    if (folder / "lookaloud.json").is_file():
+        setting = json.loads((folder / "lookaloud.json").read_text()).get("search_rerank", {})
+    order = setting.get("order", "matching")
+    weight = setting.get("weight", 1.0)
+    shown = ("itc", "itc+itm") + ((f"itc+itm combined {weight:g}",) if order == "combined" else ())
     first = next(iter(results.values()))
+    uses = {"matching": "re-ranks the top 10 by the matching head alone (BLIP-2's way)",
+            "off": "does not re-rank (the matching head did not help this model)",
+            "combined": (f"re-ranks the top 10 by contrastive score / {setting.get('temperature', 0.07):g} + "
+                         f"{weight:g} x the matching head's log-odds (`lookaloud.json`: `search_rerank`), "
+                         "so the head breaks near-ties of the contrastive ranking but cannot override a clear one")}[order]
     card = f"""# shapes-demo-search: a tiny BLIP-2 search model for the demo's shapes
 
-Lookaloud's demo search model, so that picture search works with no download. It is a
-standard transformers `Blip2ForImageTextRetrieval` (loads with `trust_remote_code=False`;
-safetensors) with a `Blip2Processor` and the word-level tokenizer of `shapes-demo`.
+Lookaloud's demo search model, so that picture search (`lookaloud index` / `lookaloud search`,
+the app's Find picture dialog) works with no download. It is a standard transformers
+`Blip2ForImageTextRetrieval` (loads with `trust_remote_code=False`; safetensors only) with a
+`Blip2Processor` and the word-level tokenizer of `shapes-demo`.
 
 - **Vision encoder: exactly shapes-demo's** (every `vision_model.*` tensor is identical; it
-  was frozen during this training), so one ViT pass can serve captioning and indexing.
+  was frozen during this training), so one ViT pass serves captioning and indexing
+  (desktop_app/retrieval/shared_vision.py checks the hash).
 - Q-Former ({config['qformer_config']['num_hidden_layers']} layers, {config['num_query_tokens']} queries, hidden
   {config['qformer_config']['hidden_size']}) started from shapes-demo's and trained to read text too; vision and text
-  projections to {config['image_text_hidden_size']} dimensions; the image-text matching head.
-- {params / 1e6:.2f} M parameters, float32.
-- It knows only the demo's world: shapes, their colours, signs, backgrounds, in the demo's
-  words ("a blue triangle", "a sign that says stop", "a red circle and a blue square on a
-  white background"). Any other word is unknown to its tokenizer.
+  projections to {config['image_text_hidden_size']} dimensions; the image-text matching (ITM) head.
+- {params / 1e6:.2f} M parameters, float32 (bfloat16 scores below too).
+- Search {uses}.
+
+## What it knows
+
+Only the demo's world, in the demo's words: one to three shapes (circle, square, triangle,
+star, diamond) in red, green, blue, yellow, purple or orange, a sign that says stop, exit,
+open, sale, help, cafe, taxi or park, and white, gray or black backgrounds (two-tone too).
+Searches like "a blue triangle", "a star", "a sign that says stop", "a red circle and a blue
+square", "a black background", or a whole caption ("a red circle and a blue square on a white
+background"). Any other word is unknown to its tokenizer and is ignored.
+
+## What it does not do
+
+- It knows nothing about real screens, photos or text other than the eight sign words; a
+  search for "a cat" or "a login screen" returns arbitrary pictures.
+- It was trained on demo_scenes' drawings (96 px after resizing); pictures drawn another
+  way (testkit/other_scenes.py: other canvases, sizes, outlines) are found much less
+  reliably, as the table shows: its vision encoder, frozen, is the demo's.
+- Sizes, positions ("on the left") and counts are not part of its search words.
 
 ## How it was made
 
-`.venv/bin/python tools/train_shapes_model.py --retrieval {training['from']} --seed {training['seed']} \
---steps {training['planned_steps']} --batch {training['batch']} --lr {training['lr']} --wide-share {training['wide_share']} --threads {training['threads']}`
-{"--pool POOL " if training.get("pool") else ""}({training['steps']} steps done{", stopped by --deadline with the learning rate following the clock" if training.get("deadline_stopped") else ""}, {training['train_seconds'] / 60:.0f} minutes on a shared 2-core CPU, 1 torch thread.)
-{("Scenes: " + training["pool"] + ", their vision features computed once with the frozen encoder, batches drawn from them at random.") if training.get("pool") else ""}
+`{training.get('command', '(command not recorded)')}`
 
-Each step: a batch of {training['batch']} training scenes (demo_scenes: wide share {training['wide_share']}, the rest
-classic), each with one search text: its whole caption, one or two of its shapes ("a blue
-triangle", "a red circle and a blue square", sometimes with the background), a shape kind, its
-sign or its background. Losses: image-text contrastive (ITC) both ways, in-batch negatives,
-temperature {training['itc_temperature']}, where a text that also fits another picture of the batch counts
-that picture as a match; and image-text matching (ITM) on each text with its own picture, a
-hard negative picture and a hard negative text picked from the contrastive scores.
+{training['steps']} steps{" (stopped by --deadline, the learning rate following the clock)" if training.get("deadline_stopped") else ""}, \
+{training['train_seconds'] / 60:.0f} minutes of training after drawing and encoding the scenes, on a shared
+2-core CPU with {training['threads']} torch thread{"s" if training['threads'] != 1 else ""}{training.get('load', '')}.
+
+- Scenes: {training.get('pool_size') or 'fresh'} training scenes drawn first (demo_scenes.random_scene, and
+  demo_scenes.wide_scene for a share of {training['wide_share']}), seeds from {training['seed']} x 10,000,000 + 3,000,000;
+  their vision features computed once with the frozen encoder; batches of {training['batch']} drawn from
+  them at random, each scene with a fresh search text: its whole caption, one or two of its
+  shapes ("a blue triangle", sometimes with the background), a shape kind, its sign or its
+  background.
+- Near misses: every text also gets one a detail away (a colour or kind changed, two shapes
+  swapped, a shape added or dropped, the sign or the background changed).
+- Losses: image-text contrastive (ITC) both ways, in-batch negatives plus the near misses,
+  temperature {training['itc_temperature']}; a text that also fits another picture counts that picture as a match.
+  Image-text matching (ITM, weight {training.get('itm_weight', 1.0):g}) on each text with its own picture, a hard
+  negative picture and a hard negative text picked from the contrastive scores, and the
+  picture's near miss; every label is what the picture really shows (a text that fits the
+  "negative" picture is a match there).
+- AdamW, learning rate {training['lr']} with warm-up and cosine decay.
 
 ## Scores
 
-Text query to picture over {first['pictures']} held-out pictures drawn by `testkit/other_scenes.py` (a
-generator written separately, never trained on; seed {first['eval_seed']}), through the standard forward.
-"shape": every "a COLOUR SHAPE" that some picture shows, a hit when a returned picture shows
-it; "caption": every picture's whole caption, a hit when the picture (or one with the same
-caption) is returned. itc: contrastive ranking; itc+itm: the top {first['rerank']} re-ranked by the
-matching head, as search does.
+Text query to picture, {first['pictures']} held-out pictures per set (seeds {first['eval_seed']} x 10,000,000 + 500,000 on,
+never trained on): "demo_scenes" drawn by `testkit/demo_scenes.random_scene` (the world the
+vision encoder knows), "other_scenes" by `testkit/other_scenes.py` (a generator written
+separately). Queries: "shape": every "a COLOUR SHAPE" that some picture shows, a hit when a
+returned picture shows it; "caption": every picture's whole caption, a hit when the picture (or
+one with the same caption) is returned. n: queries; m: matching pictures per query. ITC: the
+contrastive ranking alone; ITC+ITM: the top {first['rerank']} re-ranked by the matching head alone;
+ITC+ITM added {weight:g}: the top {first['rerank']} re-ranked by contrastive score / {first['itc_temperature']} + {weight:g} x matching
+log-odds{" (what search does)" if order == "combined" else ""}. Through the standard `Blip2ForImageTextRetrieval` forward.
 
-| dtype | queries | n | matching pictures per query | recall@1 | recall@5 | precision@5 |
-|---|---|---|---|---|---|---|
-{rows}
+| pictures | dtype | queries | ranking | n | m | recall@1 | recall@5 |
+|---|---|---|---|---|---|---|---|
+{_search_rows(results, shown)}
 `.venv/bin/python tools/train_shapes_model.py --eval-retrieval resources/models/shapes-demo-search
---eval-scenes {first['pictures']}` recomputes this table.
+--eval-scenes {first['pictures']} --threads 1` recomputes this table (scores.json has more re-ranking weights).
 """
     (folder / "README.md").write_text(card)
 
@@ -1051,8 +1123,9 @@ def main() -> int:
         print(f"{len(scenes)} scenes drawn to {args.pool}", flush=True)
         return 0
     if args.eval_retrieval:
-        res = {d: evaluate_retrieval(args.eval_retrieval, args.eval_seed, args.eval_scenes, dtype=getattr(torch, d))
-               for d in ("float32", "bfloat16")}
+        res = {f"{name} {d}": evaluate_retrieval(args.eval_retrieval, args.eval_seed, args.eval_scenes,
+                                                 dtype=getattr(torch, d), eval_set=name)
+               for name in EVAL_SETS_RETRIEVAL for d in ("float32", "bfloat16")}
         print(json.dumps(res, indent=2), flush=True)
         (args.eval_retrieval / "scores.json").write_text(json.dumps(res, indent=2) + "\n")
         write_search_card(args.eval_retrieval, res)
