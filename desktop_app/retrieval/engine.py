@@ -18,6 +18,11 @@ False (contrastive) and True (matching):
 Loading follows desktop_app/vision/loader.py: safetensors only, trust_remote_code=False, configs
 that ask for code refused, damaged weights named. Every method runs on the thread that loaded
 the model.
+
+A model folder may say how its matching head should re-rank, in its `lookaloud.json`:
+`{"search_rerank": {"order": "combined", "temperature": 0.07, "weight": 1.0}}` (see
+RerankSetting; measured per model: the demo search model's head re-ranks best added to the
+contrastive score, see its README.md).
 """
 
 from __future__ import annotations
@@ -43,6 +48,48 @@ from desktop_app.vision.loader import (
 )
 
 RETRIEVAL_ARCHITECTURE = "Blip2ForImageTextRetrieval"
+RERANK_FIELD = "search_rerank"
+RERANK_ORDERS = ("matching", "combined", "off")
+
+
+@dataclass(frozen=True)
+class RerankSetting:
+    """How the matching head re-ranks the contrastive ranking's best results.
+
+    order "matching": by the head's probability alone (BLIP-2's way, the default);
+    "combined": by contrastive score / temperature + weight * the head's log-odds, so a head
+    that is less sure than the contrastive ranking only breaks near-ties; "off": no re-ranking."""
+
+    order: str = "matching"
+    temperature: float = 0.07
+    weight: float = 1.0
+
+
+def read_rerank_setting(folder: Path | None) -> RerankSetting:
+    """The folder's lookaloud.json search_rerank setting, or the default. Raises ModelLoadError
+    with a sentence naming what is wrong."""
+    path = folder / catalog.OVERRIDES_FILE if folder else None
+    if path is None or not path.is_file():
+        return RerankSetting()
+    try:
+        data = catalog.read_json_object(path)
+    except catalog.BadModelFolderError as error:
+        raise ModelLoadError(str(error)) from None
+    value = data.get(RERANK_FIELD)
+    if value is None:
+        return RerankSetting()
+    if not isinstance(value, dict) or set(value) - {"order", "temperature", "weight"}:
+        raise ModelLoadError(f"In the file {path}, {RERANK_FIELD} must hold only order, temperature and weight.")
+    order = value.get("order", "matching")
+    if order not in RERANK_ORDERS:
+        raise ModelLoadError(f"In the file {path}, the {RERANK_FIELD} order must be one of {', '.join(RERANK_ORDERS)}.")
+    numbers = {}
+    for key, low, high in (("temperature", 0.001, 10.0), ("weight", 0.0, 100.0)):
+        number = value.get(key, getattr(RerankSetting, key))
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not low <= number <= high:
+            raise ModelLoadError(f"In the file {path}, the {RERANK_FIELD} {key} must be a number from {low:g} to {high:g}.")
+        numbers[key] = float(number)
+    return RerankSetting(order, **numbers)
 
 
 @dataclass
@@ -58,6 +105,7 @@ class RetrievalModel:
     # What the index records: embeddings from another model or revision are never compared.
     model_name: str = ""
     model_revision: str = ""
+    rerank: RerankSetting = RerankSetting()
 
     @property
     def dtype(self) -> Any:
@@ -152,11 +200,19 @@ class RetrievalModel:
             logits = model.itm_head(out[:, : queries.shape[1], :]).mean(dim=1)
         return logits.float().cpu().numpy()
 
+    def matching_log_odds(self, images: list[Any], text: str) -> np.ndarray:
+        """The ITM head's match minus no-match logit for each picture (log p / (1 - p))."""
+        logits = self.matching_logits(self.vision_states(images), text)
+        return logits[:, 1] - logits[:, 0]
+
     def matching_probability(self, images: list[Any], text: str) -> np.ndarray:
         """How likely each picture matches the text, 0 to 1 (softmax of the ITM logits)."""
-        logits = self.matching_logits(self.vision_states(images), text)
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return shifted[:, 1] / shifted.sum(axis=1)
+        return matching_probability(self.matching_log_odds(images, text))
+
+
+def matching_probability(log_odds: np.ndarray) -> np.ndarray:
+    """The softmax of two logits from their difference: 1 / (1 + e^-d), without overflow."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(log_odds, dtype=np.float64)))
 
 
 def contrastive_scores(image_embeds: np.ndarray, text_embed: np.ndarray) -> np.ndarray:
@@ -208,7 +264,8 @@ def load_retrieval_model(spec: ModelSpec | str | None = None, device: str = "aut
     # A folder the user named is known by its path: two folders of the same name are two models.
     name = spec.name if spec.repo_id or spec.name == catalog.DEMO_SEARCH_MODEL else str(folder)
     return RetrievalModel(spec, model, processor, chosen_device, chosen_precision, load_ms,
-                          model_name=name, model_revision=model_revision(spec, folder))
+                          model_name=name, model_revision=model_revision(spec, folder),
+                          rerank=read_rerank_setting(folder))
 
 
 def model_revision(spec: ModelSpec, folder: Path) -> str:

@@ -4,7 +4,9 @@
 adds the pictures of the history (kept in memory by the controller) to the indexed folders. Both
 rank every candidate by the contrastive score, then re-rank the best `rerank` of them with the
 image-text matching head, which must see each picture again (a file is reopened; one that is gone
-keeps its place after the re-ranked ones). Qt-free; runs on the thread that loaded the model.
+keeps its place after the re-ranked ones): by the head's probability, or, where the model's
+folder asks for it (engine.RerankSetting), by the contrastive and matching scores added, or not
+at all. Qt-free; runs on the thread that loaded the model.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.retrieval.engine import RetrievalModel, contrastive_scores, load_retrieval_model
+from desktop_app.retrieval.engine import (
+    RetrievalModel,
+    contrastive_scores,
+    load_retrieval_model,
+    matching_probability,
+)
 from desktop_app.retrieval.store import IndexStore
 
 DEFAULT_TOP = 10
@@ -47,6 +54,10 @@ class Found:
 
 
 def default_rerank(retrieval: RetrievalModel) -> int:
+    """How many of the best results the matching head re-ranks: none where the model's folder
+    says re-ranking does not help it, or for a big model on a processor."""
+    if retrieval.rerank.order == "off":
+        return 0
     parameters = sum(p.numel() for p in retrieval.model.parameters())
     return DEFAULT_RERANK if retrieval.device != "cpu" or parameters < SMALL_MODEL_PARAMETERS else 0
 
@@ -65,7 +76,8 @@ def index_model_id(store: IndexStore, retrieval: RetrievalModel) -> int | None:
 
 def rerank(retrieval: RetrievalModel, query: str, results: list[Found], count: int,
            open_picture: Callable[[Found], Any]) -> list[Found]:
-    """The first `count` results ordered by the matching head (best first), the rest after."""
+    """The first `count` results ordered by the matching head (best first; or by the contrastive
+    and matching scores added, as the model's RerankSetting says), the rest after."""
     head, tail = results[:count], results[count:]
     pictures, matched, unmatched = [], [], []
     for found in head:
@@ -76,12 +88,17 @@ def rerank(retrieval: RetrievalModel, query: str, results: list[Found], count: i
             unmatched.append(found)
     if not matched:
         return results
-    probabilities: list[float] = []
+    log_odds: list[float] = []
     for start in range(0, len(pictures), 8):
-        probabilities.extend(float(p) for p in retrieval.matching_probability(pictures[start:start + 8], query))
-    scored = [replace(f, match=p) for f, p in zip(matched, probabilities, strict=True)]
-    scored.sort(key=lambda f: -(f.match or 0.0))
-    return [*scored, *unmatched, *tail]
+        log_odds.extend(float(d) for d in retrieval.matching_log_odds(pictures[start:start + 8], query))
+    setting = retrieval.rerank
+    if setting.order == "combined":
+        keys = [f.score / setting.temperature + setting.weight * d for f, d in zip(matched, log_odds, strict=True)]
+    else:
+        keys = log_odds  # the same order as the probability, without its rounding to 1.0
+    scored = [(key, replace(f, match=float(matching_probability(d)))) for f, d, key in zip(matched, log_odds, keys, strict=True)]
+    scored.sort(key=lambda pair: -pair[0])  # stable: ties keep the contrastive order
+    return [*(f for _, f in scored), *unmatched, *tail]
 
 
 def _open_file(found: Found) -> Any:

@@ -112,3 +112,51 @@ def test_half_precision_follows_transformers_too(tiny_retrieval, pictures):
     got = np.stack([contrastive_scores(ours.image_embeddings(pictures), t) for t in ours.text_embeddings(TEXTS)], 1)
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-3)
     assert (got.argmax(axis=0) == expected.argmax(axis=0)).all()
+
+
+def _with_setting(source, folder, setting) -> str:
+    import shutil
+
+    shutil.copytree(source, folder)
+    (folder / "lookaloud.json").write_text(json.dumps({"search_rerank": setting}))
+    return str(folder)
+
+
+def test_the_folder_says_how_the_matching_head_re_ranks(tiny_retrieval, tmp_path, pictures):
+    from desktop_app.retrieval.engine import RerankSetting
+    from desktop_app.retrieval.finder import DEFAULT_RERANK, Found, default_rerank, rerank
+
+    plain = load_retrieval_model(str(tiny_retrieval["other"]), precision="fp32")
+    assert plain.rerank == RerankSetting("matching", 0.07, 1.0) and default_rerank(plain) == DEFAULT_RERANK
+    off = load_retrieval_model(_with_setting(tiny_retrieval["other"], tmp_path / "off", {"order": "off"}), precision="fp32")
+    assert default_rerank(off) == 0
+    text = "a red circle"
+    scores = contrastive_scores(plain.image_embeddings(pictures), plain.text_embeddings([text])[0])
+    found = sorted((Found(float(s), f"picture {i}", picture_id=i) for i, s in enumerate(scores)), key=lambda f: -f.score)
+    log_odds = plain.matching_log_odds(pictures, text)
+
+    def order(retrieval) -> list[int]:
+        return [f.picture_id for f in rerank(retrieval, text, found, len(found), lambda f: pictures[f.picture_id])]
+
+    assert order(plain) == sorted(range(3), key=lambda i: -log_odds[i])
+    combined = load_retrieval_model(_with_setting(tiny_retrieval["other"], tmp_path / "combined",
+                                                  {"order": "combined", "temperature": 0.05, "weight": 2}), precision="fp32")
+    assert combined.rerank == RerankSetting("combined", 0.05, 2.0)
+    assert order(combined) == sorted(range(3), key=lambda i: -(scores[i] / 0.05 + 2 * log_odds[i]))
+    no_weight = load_retrieval_model(_with_setting(tiny_retrieval["other"], tmp_path / "weightless",
+                                                   {"order": "combined", "weight": 0}), precision="fp32")
+    assert order(no_weight) == [f.picture_id for f in found]  # the contrastive order, probabilities added
+    assert all(f.match is not None for f in rerank(no_weight, text, found, 3, lambda f: pictures[f.picture_id]))
+
+
+@pytest.mark.parametrize(("setting", "says"), [
+    ("combined", "search_rerank must hold only order, temperature and weight"),
+    ({"order": "sideways"}, "order must be one of matching, combined, off"),
+    ({"order": "combined", "weight": "heavy"}, "weight must be a number from 0 to 100"),
+    ({"order": "combined", "temperature": 0}, "temperature must be a number from 0.001 to 10"),
+    ({"order": "combined", "trust": True}, "must hold only order, temperature and weight"),
+])
+def test_a_bad_re_ranking_setting_is_refused_in_a_sentence(tiny_retrieval, tmp_path, setting, says):
+    folder = _with_setting(tiny_retrieval["other"], tmp_path / "bad", setting)
+    with pytest.raises(ModelLoadError, match=says):
+        load_retrieval_model(folder, precision="fp32")
