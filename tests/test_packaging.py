@@ -44,6 +44,7 @@ def test_the_wheel_carries_the_resources(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("desktop_app/resources/models/shapes-demo/model.safetensors",
                    "desktop_app/resources/models/shapes-demo/config.json",
+                   "desktop_app/resources/models/shapes-demo-search/model.safetensors",  # search with no download
                    "desktop_app/resources/earcons/done.wav",
                    "desktop_app/resources/icons/lookaloud.svg"):
         assert needed in names
