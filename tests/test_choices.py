@@ -52,15 +52,16 @@ def test_every_choice_has_a_sentence_to_hear() -> None:
 
 
 def test_setup_guesses_the_precision_the_loader_chooses() -> None:
-    from desktop_app.ui.setup_dialog import Machine, detect_machine
-
     from desktop_app.models.vision_catalog import CATALOG, DEFAULT_MODEL
+    from desktop_app.ui.setup_dialog import Machine, detect_machine
 
     machine = detect_machine()
     for spec in CATALOG.values():  # the loader decides "large" from the weights on disk; setup from the download
         large = spec.download_mb * 1_000_000 >= loader.LARGE_MODEL_BYTES
-        assert machine.precision_for(spec) == loader.choose_precision(machine.device, large=large), spec.name
+        assert machine.precision_for(spec) == loader.choose_precision(
+            machine.device, large=large, need_int8_gb=spec.memory_gb("int8") if large else 0.0), spec.name
     default = CATALOG[DEFAULT_MODEL]
     assert Machine(ram_gb=32, gpu_gb=24, gpu_bf16=True).precision_for(default) == "bf16"
     assert Machine(ram_gb=32, gpu_gb=24).precision_for(default) == "fp16"
     assert Machine(ram_gb=16).precision_for(default) == "int8"  # a laptop: never bf16 or fp32 for 2.7B
+    assert Machine(ram_gb=6).precision_for(default) == "int4"  # int8's 4.8 GB would not leave the system room

@@ -272,8 +272,7 @@ def _prepare_after_download(name: str) -> int:
         folder = loader.model_folder(spec)
     except Exception:  # noqa: BLE001 - the download itself succeeded; the first load prepares instead
         return EXIT_OK
-    large = loader.weights_bytes(folder) >= loader.LARGE_MODEL_BYTES
-    if device != "cpu" or loader.choose_precision(device, "auto", large) not in loader.QUANTIZED:
+    if device != "cpu" or loader.choose_precision(device, "auto", *loader.size_of(spec, folder)) not in loader.QUANTIZED:
         return EXIT_OK
     return _prepare_spec(spec, name, "auto")
 
@@ -302,8 +301,7 @@ def _prepare_spec(spec: Any, name: str, precision: str) -> int:
 
     try:
         folder = loader.model_folder(spec)
-        large = loader.weights_bytes(folder) >= loader.LARGE_MODEL_BYTES
-        chosen = loader.choose_precision("cpu", precision, large)
+        chosen = loader.choose_precision("cpu", precision, *loader.size_of(spec, folder))
     except loader.ModelNotInstalledError as error:
         _say(str(error))
         return EXIT_NO_MODEL

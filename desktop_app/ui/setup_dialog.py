@@ -53,7 +53,7 @@ from desktop_app.workers.lifetime import WorkerThread
 # 2-core machine, fp32 about twice as slow; int8 0.64-0.93x and int4 0.87-0.96x of bf16 for a whole
 # caption in docs/benchmarks.md); the GPU figure is a conservative guess.
 _SECONDS_PER_BILLION = {"cuda": 0.4, "bf16": 3.2, "fp32": 6.4, "int8": 2.6, "int4": 2.9}
-# Leave a quarter of RAM for the system and the rest of the app.
+# Leave a quarter of RAM for the system and the rest of the app (the loader's auto rule uses the same share).
 _RAM_SHARE = 0.75
 
 
@@ -73,11 +73,12 @@ class Machine:
 
     def precision_for(self, spec: catalog.ModelSpec) -> str:
         """What the loader's "auto" will choose here for this model (int8 for a large one on a
-        processor)."""
+        processor, int4 where int8 would not fit this computer's memory)."""
         from desktop_app.vision.loader import LARGE_MODEL_BYTES, best_precision
 
         large = spec.download_mb * 1_000_000 >= LARGE_MODEL_BYTES
-        return best_precision(self.device, gpu_bf16=self.gpu_bf16, cpu_bf16=self.native_bf16, large=large)
+        return best_precision(self.device, gpu_bf16=self.gpu_bf16, cpu_bf16=self.native_bf16, large=large,
+                              ram_gb=self.ram_gb, need_int8_gb=spec.memory_gb("int8"))
 
 
 def detect_machine() -> Machine:

@@ -43,9 +43,15 @@ QUANTIZED = (Precision.INT8.value, Precision.INT4.value)
 # From this size of weights on disk, "auto" on a CPU quantizes the language model: below it the
 # model is quick anyway and quantizing would only cost quality.
 LARGE_MODEL_BYTES = 1_000_000_000
+# "auto" on a CPU takes int4 instead of int8 when int8 would need more than this share of the
+# computer's memory (the rest is for the system and other programs), as setup judges fit.
+RAM_SHARE = 0.75
 Progress = Callable[[float, str], None]  # (fraction done 0..1, a sentence)
 AUTO_INT8_NOTE = ("On this processor Lookaloud runs the model with 8-bit weights: "
                   "the fastest setting that kept its answers, in far less memory.")
+AUTO_INT4_NOTE = ("This computer has {ram:.0f} gigabytes of memory, too little for this model with 8-bit weights, "
+                  "so Lookaloud runs its language model in 4 bits: it needs the least memory and answers "
+                  "a little less accurately.")
 QUANTIZED_ON_GPU = ("The {precision} precision runs on the processor only; choose the processor as the device, "
                     "or another precision.")
 
@@ -125,8 +131,11 @@ def choose_device(requested: str = "auto") -> str:
     return "cpu"
 
 
-def choose_precision(device: str, requested: str = "auto", large: bool = False) -> str:
-    """The precision to load in: `requested`, or the "auto" rule for this device and model size."""
+def choose_precision(device: str, requested: str = "auto", large: bool = False,
+                     need_int8_gb: float = 0.0) -> str:
+    """The precision to load in: `requested`, or the "auto" rule for this device and model size.
+    `need_int8_gb` is the memory the model needs in int8 (0: unknown), compared with this
+    computer's RAM."""
     import torch
 
     if requested not in PRECISIONS:
@@ -137,20 +146,68 @@ def choose_precision(device: str, requested: str = "auto", large: bool = False) 
         return requested
     gpu_bf16 = device == Device.CUDA and torch.cuda.is_bf16_supported()
     return best_precision(device, gpu_bf16=gpu_bf16, cpu_bf16=device == Device.CPU and cpu_has_native_bf16(),
-                          large=large)
+                          large=large, ram_gb=ram_gb() if need_int8_gb else 0.0, need_int8_gb=need_int8_gb)
 
 
-def best_precision(device: str, *, gpu_bf16: bool = False, cpu_bf16: bool = False, large: bool = False) -> str:
+def ram_gb() -> float:
+    """This computer's memory in gigabytes (0 when it cannot be read)."""
+    try:
+        import psutil
+
+        return psutil.virtual_memory().total / 1e9
+    except Exception:  # noqa: BLE001 - unknown memory: no memory-based choice
+        return 0.0
+
+
+def best_precision(device: str, *, gpu_bf16: bool = False, cpu_bf16: bool = False, large: bool = False,
+                   ram_gb: float = 0.0, need_int8_gb: float = 0.0) -> str:
     """The rule behind "auto": bf16 on a CUDA GPU that supports it, else fp16; fp16 on MPS; on a
-    CPU, int8 for a large model (its language model in 8 bits), else bf16 with native bf16, else
-    fp32. Pure, so setup can guess what the loader will pick."""
+    CPU, int8 for a large model (8-bit weights), or int4 when int8 would need more than
+    RAM_SHARE of this computer's memory; else bf16 with native bf16, else fp32. Pure, so setup
+    can guess what the loader will pick."""
     if device == Device.CUDA:
         return Precision.BF16.value if gpu_bf16 else Precision.FP16.value
     if device == Device.MPS:
         return Precision.FP16.value
     if large:
+        if ram_gb and need_int8_gb > ram_gb * RAM_SHARE:
+            return Precision.INT4.value
         return Precision.INT8.value
     return Precision.BF16.value if cpu_bf16 else Precision.FP32.value
+
+
+def size_of(spec: ModelSpec, folder: Path) -> tuple[bool, float]:
+    """What the "auto" rule needs to know of a model: whether it is large (1 GB of weights or
+    more), and for a large one the memory it needs in int8 (gigabytes; 0 for a small one)."""
+    if weights_bytes(folder) < LARGE_MODEL_BYTES:
+        return False, 0.0
+    if spec.params_billion:
+        return True, spec.memory_gb(Precision.INT8.value)
+    return True, round(parameters_billion(folder) * catalog.BYTES_PER_PARAMETER["int8"] * 1.15 + 0.3, 1)
+
+
+def parameters_billion(folder: Path) -> float:
+    """The number of weights in a folder's safetensors files, from their headers alone (billions)."""
+    import json
+    import struct
+
+    total = 0
+    try:
+        for path in folder.rglob("*.safetensors"):
+            with path.open("rb") as f:
+                (length,) = struct.unpack("<Q", f.read(8))
+                if length > 100_000_000:
+                    continue
+                header = json.loads(f.read(length))
+            for name, tensor in header.items():
+                if name != "__metadata__" and isinstance(tensor, dict):
+                    count = 1
+                    for dim in tensor.get("shape", []):
+                        count *= int(dim)
+                    total += count
+    except (OSError, ValueError, struct.error, TypeError):
+        return 0.0
+    return total / 1e9
 
 
 def weights_bytes(folder: Path) -> int:
@@ -402,13 +459,15 @@ def load_model(spec: ModelSpec | str, device: str = "auto", precision: str = "au
         spec = catalog.resolve(spec)
     folder = model_folder(spec)
     chosen_device = choose_device(device)
-    large = weights_bytes(folder) >= LARGE_MODEL_BYTES
-    chosen_precision = choose_precision(chosen_device, precision, large)
+    large, need_int8 = size_of(spec, folder)
+    chosen_precision = choose_precision(chosen_device, precision, large, need_int8)
     if chosen_device == "cpu" and chosen_precision == "fp16":
         chosen_precision = "fp32"  # fp16 matmuls on most CPUs are very slow or missing
     notes: list[str] = []
     if precision == Precision.AUTO and chosen_precision == Precision.INT8:
         notes.append(AUTO_INT8_NOTE)
+    elif precision == Precision.AUTO and chosen_precision == Precision.INT4 and chosen_device == "cpu":
+        notes.append(AUTO_INT4_NOTE.format(ram=ram_gb()))
     ctx = _LoadContext(chosen_precision, chosen_device, progress, prepare, spec.name if not spec.folder else "",
                        spec.revision, notes)
     start = time.perf_counter()
@@ -419,7 +478,7 @@ def load_model(spec: ModelSpec | str, device: str = "auto", precision: str = "au
             raise ModelLoadError(f"There is not enough memory to load {spec.name}.") from None
         _free_gpu_memory()
         ctx.device = chosen_device = "cpu"
-        ctx.precision = chosen_precision = choose_precision("cpu", "auto", large)
+        ctx.precision = chosen_precision = choose_precision("cpu", "auto", large, need_int8)
         notes.insert(0, OUT_OF_GPU_MEMORY_NOTE)
         try:
             parts = _load_all_or_explain(spec, folder, ctx)

@@ -227,7 +227,6 @@ class InferenceWorker(QObject):
 
         from desktop_app.describer import DescribeOptions, compose
         from desktop_app.ocr import OcrCancelled, OcrError
-
         from desktop_app.ocr.compose import HedgedPhrases
 
         options = DescribeOptions(request.include_text, request.include_kind, request.language)

@@ -62,10 +62,9 @@ def test_a_caption_of_filler_alone_is_not_streamed():
 class _Session:
     """Stands in for ImageSession: writes a screen caption phrase by phrase."""
 
-    timings_ms: dict[str, float] = {}
-
     def __init__(self, caption: str) -> None:
         self.text = caption
+        self.timings_ms: dict[str, float] = {}
 
     def caption_stream(self, on_phrase):
         splitter = PhraseSplitter(on_phrase)

@@ -184,6 +184,25 @@ def test_auto_says_which_precision_it_chose(tiny_model_dirs, monkeypatch) -> Non
     assert loaded.note == loader.AUTO_INT8_NOTE
 
 
+def test_auto_on_a_computer_short_of_memory_takes_4_bits_and_says_why(tiny_model_dirs, monkeypatch) -> None:
+    # The rule: int8 unless it would need more than RAM_SHARE of the memory (blip2-opt-2.7b in int8:
+    # 4.8 GB, so a 6 GB computer gets int4, an 8 GB one int8).
+    assert loader.best_precision("cpu", large=True, ram_gb=6, need_int8_gb=4.8) == "int4"
+    assert loader.best_precision("cpu", large=True, ram_gb=8, need_int8_gb=4.8) == "int8"
+    assert loader.best_precision("cpu", large=True, ram_gb=0, need_int8_gb=4.8) == "int8"  # memory unknown
+    # The loader counts the folder's weights from the safetensors headers for a model folder.
+    folder = tiny_model_dirs["blip2-opt"]
+    model = loader.load_model(catalog.resolve(str(folder)), device="cpu", precision="fp32").model
+    assert loader.parameters_billion(folder) * 1e9 == pytest.approx(
+        sum(t.numel() for t in model.state_dict().values()), rel=0.05)
+    monkeypatch.setattr(loader, "LARGE_MODEL_BYTES", 1)  # the tiny model stands in for a large one
+    monkeypatch.setattr(loader, "ram_gb", lambda: 0.25)  # and this computer has 250 MB
+    loaded = loader.load_model(catalog.resolve(str(folder)), device="cpu")
+    assert loaded.precision == "int4" and _quantized_layers(loaded) > 0
+    assert loaded.note == loader.AUTO_INT4_NOTE.format(ram=0.25)
+    assert "4 bits" in loaded.note and loaded.note.endswith(".")
+
+
 def test_without_native_bf16_the_unquantized_parts_run_in_fp32(tiny_model_dirs, monkeypatch) -> None:
     import torch
 
