@@ -109,26 +109,37 @@ def test_the_description_box_is_read_whole(orca_app, agent, tmp_path):
     agent.wait_for_focus("Question")
     time.sleep(6)  # the description has been said
     before = len(session.orca.spoken())
-    launcher.keys("shift+Tab")  # Conversation
-    agent.wait_for_focus("Conversation")
-    time.sleep(1)  # as a user does: Orca drops a focus event that comes while it presents one
-    launcher.keys("shift+Tab")  # then Description
-    agent.wait_for_focus("Description")
-    _orca_says(session, before, "read only text")
+
+    def to_description(first: str) -> None:
+        """From the Question box (Shift+Tab) or the Description box (Tab) to the Conversation list
+        and back up to the Description box, one key at a time, hearing each place first as a user
+        does (Orca drops a focus event that comes while it presents another one)."""
+        said = len(session.orca.spoken())
+        launcher.keys(first)
+        agent.wait_for_focus("Conversation")
+        try:
+            _orca_says(session, said, "Questions and answers about the current picture", timeout=10)
+        except AssertionError:
+            pass  # Orca said nothing for it this time; go on as a user would
+        time.sleep(1)
+        launcher.keys("shift+Tab")
+        agent.wait_for_focus("Description")
 
     def read_whole() -> bool:
         return any(described in s for s in session.orca.spoken()[before:])
 
-    # Orca now and then leaves out a description once (its speech generator skips it when
-    # something before "used" it); a user who missed it moves away and back.
-    for _ in range(2):
-        deadline = time.monotonic() + 6
+    to_description("shift+Tab")
+    # On a loaded machine Orca now and then presents nothing for a focus change, or leaves out the
+    # description once (its speech generator skips it when something before "used" it); a user who
+    # missed it moves away and back.
+    for attempt in range(3):
+        deadline = time.monotonic() + 8
         while not read_whole() and time.monotonic() < deadline:
             time.sleep(0.25)
-        if read_whole():
+        if read_whole() or attempt == 2:
             break
-        launcher.keys("Tab", "shift+Tab")
-        agent.wait_for_focus("Description")
+        to_description("Tab")
+    assert any("read only text" in s for s in session.orca.spoken()[before:]), session.orca.spoken()[before:]
     assert read_whole(), f"Orca did not read the whole description {described!r}: {session.orca.spoken()[before:]!r}"
 
 
