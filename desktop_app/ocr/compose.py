@@ -96,7 +96,8 @@ class HedgedPhrases:
     and "Probably" comes first, as hedge_caption does to the finished caption ("A screenshot of
     a settings window," -> "Probably a settings window,"). Phrases of filler alone are held back
     until a word of content comes. Other captions pass through as they are. Call it with each
-    phrase; `finish()` once the caption is out says whether anything was passed on."""
+    phrase; `passed` counts the phrases passed on (none for a caption of filler alone, which is
+    then said whole with the description)."""
 
     def __init__(self, on_phrase: Callable[[str], None], hedge: bool = True) -> None:
         self.on_phrase = on_phrase
@@ -124,11 +125,6 @@ class HedgedPhrases:
     def _pass(self, phrase: str) -> None:
         self.passed += 1
         self.on_phrase(phrase)
-
-    def finish(self) -> bool:
-        """Whether any phrase was passed on (nothing is, for a caption of filler alone: the
-        description is then said whole)."""
-        return self.passed > 0
 
 
 def _letters(text: str) -> str:

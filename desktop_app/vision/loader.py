@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import math
 import os
 import sys
 import time
@@ -188,23 +189,16 @@ def size_of(spec: ModelSpec, folder: Path) -> tuple[bool, float]:
 
 def parameters_billion(folder: Path) -> float:
     """The number of weights in a folder's safetensors files, from their headers alone (billions)."""
-    import json
     import struct
+
+    from desktop_app.vision.prepared import read_header
 
     total = 0
     try:
         for path in folder.rglob("*.safetensors"):
-            with path.open("rb") as f:
-                (length,) = struct.unpack("<Q", f.read(8))
-                if length > 100_000_000:
-                    continue
-                header = json.loads(f.read(length))
-            for name, tensor in header.items():
+            for name, tensor in json.loads(read_header(path)).items():
                 if name != "__metadata__" and isinstance(tensor, dict):
-                    count = 1
-                    for dim in tensor.get("shape", []):
-                        count *= int(dim)
-                    total += count
+                    total += math.prod(int(dim) for dim in tensor.get("shape", []))
     except (OSError, ValueError, struct.error, TypeError):
         return 0.0
     return total / 1e9

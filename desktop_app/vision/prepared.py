@@ -49,7 +49,8 @@ def root() -> Path:
     return paths.data_dir() / "prepared"
 
 
-def _header(path: Path) -> bytes:
+def read_header(path: Path) -> bytes:
+    """A safetensors file's JSON header, raw (ValueError for one that cannot be a header)."""
     with path.open("rb") as f:
         (length,) = struct.unpack("<Q", f.read(8))
         if length > 100_000_000:
@@ -64,7 +65,7 @@ def source_key(folder: Path, precision: str, float_dtype: str, revision: str = "
     for path in sorted(folder.glob("*.safetensors")):
         st = path.stat()
         digest.update(f"|{path.name}|{st.st_size}|{st.st_mtime_ns}|".encode())
-        digest.update(hashlib.sha256(_header(path)).digest())
+        digest.update(hashlib.sha256(read_header(path)).digest())
     config = folder / "config.json"
     if config.is_file():
         digest.update(config.read_bytes())
@@ -136,7 +137,7 @@ def save(model: Any, target: Path, *, precision: str, float_dtype: str, quantize
         if progress:
             progress(0.9, "Saving the prepared model.")
         write_safetensors(tmp / WEIGHTS, _state_tensors(model))
-        header = _header(tmp / WEIGHTS)
+        header = read_header(tmp / WEIGHTS)
         manifest = {
             "format": FORMAT_VERSION, "precision": precision, "float_dtype": float_dtype,
             "source": str(source), "source_key": source_key_, "quantized": quantized,
@@ -196,7 +197,7 @@ def read_manifest(target: Path, *, precision: str, float_dtype: str, key: str) -
     path = target / WEIGHTS
     try:
         size = path.stat().st_size
-        header = _header(path)
+        header = read_header(path)
         parsed = json.loads(header)
     except (OSError, ValueError, struct.error) as exc:
         raise DamagedCopyError(f"its weights cannot be read ({exc.__class__.__name__})") from None

@@ -243,7 +243,7 @@ class InferenceWorker(QObject):
         except OcrCancelled:
             raise
         except OcrError as exc:
-            if not phrases.finish():
+            if not phrases.passed:
                 raise
             # The caption has been heard: keep it as the description and say why the text is missing
             # after it, rather than an error that would cut it off.
@@ -251,5 +251,5 @@ class InferenceWorker(QObject):
             after = f"{exc} The description says what the model saw, without the text."
         return Result(request.id, DESCRIBE, request.picture_id, found.spoken, caption=found.caption,
                       picture_kind=found.kind, found_text=found.found_text,
-                      continuation=after if phrases.finish() else None,
+                      continuation=after if phrases.passed else None,
                       timings_ms={**session.timings_ms, "total": (time.perf_counter() - start) * 1000})

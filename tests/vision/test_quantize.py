@@ -119,7 +119,7 @@ def test_a_damaged_prepared_copy_is_removed_and_rebuilt_with_one_sentence(tiny_m
 
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         prepared.write_safetensors(weights, [("not.a.tensor.of.this.model", torch.zeros(3))])
-        header = prepared._header(weights)
+        header = prepared.read_header(weights)
         manifest["weights"].update(size=weights.stat().st_size, header_sha256=hashlib.sha256(header).hexdigest())
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     else:
